@@ -1,0 +1,135 @@
+"""Wiring a node together and running it until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from protocol.genesis import Genesis
+from protocol.keys import SigningKey
+from storage.database import open_stores
+
+from .clock import Clock, system_clock
+from .config import Config, ConfigError
+from .genesis_file import load_genesis, write_genesis
+from .intake import EventIntake
+from .keyfiles import read_key_file, write_key_file
+from .ledger import Ledger
+from .mempool import Mempool
+from .producer import BlockProducer
+from .rpc.app import create_app
+from .services import Services
+
+log = logging.getLogger("audiera.node")
+
+DEV_NETWORK_ID = "audiera-dev"
+DEV_BLOCK_PERIOD_MS = 1000
+DEV_CREDITS = 10**12
+
+
+def ensure_dev_network(config: Config, clock: Clock) -> Genesis:
+    """A dev node creates its key and a one-authority genesis on first start, then reuses them."""
+    genesis_path = config.data_dir / "genesis.toml"
+    if genesis_path.exists():
+        return load_genesis(genesis_path)
+    assert config.authority_key_file is not None
+    if config.authority_key_file.exists():
+        key = read_key_file(config.authority_key_file)
+    else:
+        key = SigningKey.generate()
+        write_key_file(config.authority_key_file, key)
+    now = clock()
+    genesis = Genesis(
+        network_id=DEV_NETWORK_ID,
+        timestamp=now - now % DEV_BLOCK_PERIOD_MS,
+        authorities=(key.did,),
+        block_period_ms=DEV_BLOCK_PERIOD_MS,
+        allocations=((key.did, DEV_CREDITS),),
+    )
+    write_genesis(genesis_path, genesis)
+    log.info("created dev network %s with authority %s", genesis.hash.hex()[:16], key.did)
+    return genesis
+
+
+def load_authority(config: Config, genesis: Genesis) -> SigningKey | None:
+    if config.authority_key_file is None:
+        return None
+    key = read_key_file(config.authority_key_file)
+    if key.did not in genesis.authorities:
+        raise ConfigError(f"authority key {config.authority_key_file} ({key.did}) is not an authority of this genesis")
+    return key
+
+
+async def run_node(config: Config, *, clock: Clock = system_clock, ready_file: Path | None = None) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    genesis = ensure_dev_network(config, clock) if config.is_dev else load_genesis(config.genesis_file)  # type: ignore[arg-type]
+    stores = open_stores(config.data_dir)
+    try:
+        removed = stores.content.remove_partial_uploads()
+        if removed:
+            log.info("removed %d partial upload(s) left by an earlier stop", removed)
+        ledger = Ledger(stores.chain, genesis)
+        mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
+        key = load_authority(config, genesis)
+        services = Services(
+            config=config,
+            genesis=genesis,
+            ledger=ledger,
+            mempool=mempool,
+            intake=EventIntake(ledger, mempool, stores.content, clock),
+            content=stores.content,
+            authority=key.did if key else None,
+            clock=clock,
+        )
+        await _serve(services, key, ready_file)
+    finally:
+        stores.close()
+        log.info("stopped")
+
+
+async def _serve(services: Services, key: SigningKey | None, ready_file: Path | None) -> None:
+    config = services.config
+    runner = web.AppRunner(create_app(services), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.rpc.host, config.rpc.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen for RPC on {config.rpc.host}:{config.rpc.port}: {exc.strerror}; pass --rpc-port") from None
+        host, port = runner.addresses[0][:2]
+        url = f"http://{host}:{port}"
+        head = services.ledger.head
+        log.info(
+            "network %s (genesis %s), head %d; RPC %s; %s",
+            services.genesis.network_id,
+            services.genesis.hash.hex()[:16],
+            head.height,
+            url,
+            f"producing blocks as {key.did}" if key else "not an authority",
+        )
+        if ready_file is not None:
+            ready_file.write_text(url + "\n")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with asyncio.TaskGroup() as tasks:
+            workers = []
+            if key is not None:
+                producer = BlockProducer(services.ledger, services.mempool, key, services.clock)
+                workers.append(tasks.create_task(producer.run(), name="producer"))
+            tasks.create_task(_cancel_on(stop, workers), name="shutdown")
+        log.info("shutting down at head %d", services.ledger.head.height)
+    finally:
+        await runner.cleanup()
+
+
+async def _cancel_on(stop: asyncio.Event, workers: list[asyncio.Task]) -> None:
+    await stop.wait()
+    for worker in workers:
+        worker.cancel()

@@ -1,0 +1,37 @@
+"""The RPC application: JSON over HTTP under /v1, loopback by default."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..services import Services
+from . import chain_api, content_api, registry_api
+from .context import SERVICES
+from .errors import error_middleware
+from .openapi import openapi_document
+
+ROUTES = [
+    ("GET", "/v1/status", chain_api.get_status, "Node status: network, head, finality, peers"),
+    ("GET", "/v1/genesis", chain_api.get_genesis, "The genesis this node runs"),
+    ("POST", "/v1/events", chain_api.submit_event, "Submit a signed event (application/msgpack)"),
+    ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
+    ("GET", "/v1/blocks/{ref}", chain_api.get_block, "A block by height, hash, 'head' or 'finalized'"),
+    ("GET", "/v1/headers", chain_api.list_headers, "Canonical headers from a height"),
+    ("GET", "/v1/assets/{cid}", registry_api.get_asset_with_history, "An asset with its provenance history"),
+    ("GET", "/v1/accounts/{did}", registry_api.get_account_with_activity, "An account with its activity"),
+    ("POST", "/v1/content", content_api.upload_content, "Upload content (streamed); returns its CID and media facts"),
+    ("GET", "/v1/content/{cid}/info", content_api.get_content_info, "Size and media facts of stored content"),
+]
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+def create_app(services: Services) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=services.config.rpc.max_body_bytes)
+    app[SERVICES] = services
+    for method, path, handler, _ in ROUTES:
+        app.router.add_route(method, path, handler)
+    app.router.add_get("/v1/openapi.json", _openapi)
+    return app

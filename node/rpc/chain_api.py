@@ -1,0 +1,135 @@
+"""Status, blocks, and events: submit one and follow it to final with its inclusion proof."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from protocol.blocks import Block
+from protocol.events import MAX_EVENT_BYTES
+
+from . import params
+from .context import services_of
+from .errors import ApiError, bad_request, not_found
+from .views import block_view, event_view, header_view, proof_view
+
+MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
+VERSION = "0.1.0"
+
+
+async def get_status(request: web.Request) -> web.Response:
+    services = services_of(request)
+    ledger = services.ledger
+    head, final = ledger.head, ledger.finalized
+    return web.json_response(
+        {
+            "version": VERSION,
+            "network_id": services.genesis.network_id,
+            "genesis_hash": services.genesis.hash.hex(),
+            "head_height": head.height,
+            "head_hash": head.hash.hex(),
+            "head_time": head.ts,
+            "finalized_height": final.height,
+            "finalized_hash": final.hash.hex(),
+            "block_period_ms": services.genesis.block_period_ms,
+            "authorities": list(ledger.authorities_at(head.height + 1)),
+            "authority": services.authority,
+            "peers": [],
+            "syncing": False,
+            "mempool": {"pending": services.mempool.ready_count, "queued": services.mempool.queued_count},
+        }
+    )
+
+
+async def submit_event(request: web.Request) -> web.Response:
+    services = services_of(request)
+    if request.content_type not in MSGPACK_TYPES:
+        raise ApiError(415, "unsupported_media_type", "send the signed event's canonical bytes as application/msgpack")
+    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
+        raise ApiError(413, "too_large", f"an event may have at most {MAX_EVENT_BYTES} bytes")
+    raw = await request.read()
+    submitted = services.intake.submit(raw)
+    return web.json_response(
+        {"id": submitted.event.id.hex(), "status": submitted.admission.status, "known": submitted.admission.known},
+        status=202,
+    )
+
+
+async def get_event(request: web.Request) -> web.Response:
+    services = services_of(request)
+    event_id = params.hex_id(request.match_info["id"], "an event id")
+    stored = services.ledger.chain.get_event(event_id)
+    if stored is not None:
+        block = services.ledger.chain.get_block(stored.block_hash)
+        assert block is not None
+        event = block.events[stored.index]
+        final = services.ledger.is_final(stored.height)
+        return web.json_response(
+            {
+                "id": event_id.hex(),
+                "status": "final" if final else "included",
+                "event": event_view(event),
+                "block": {"height": stored.height, "hash": stored.block_hash.hex(), "final": final},
+                "index": stored.index,
+                "events_root": block.header.events_root.hex(),
+                "proof": proof_view(block.proof_for(stored.index)),
+            }
+        )
+    waiting = services.mempool.get(event_id)
+    if waiting is not None:
+        return web.json_response(
+            {"id": event_id.hex(), "status": services.mempool.status(event_id), "event": event_view(waiting)}
+        )
+    reason = services.mempool.rejection(event_id)
+    if reason is not None:
+        return web.json_response({"id": event_id.hex(), "status": "rejected", "reason": reason})
+    raise not_found(f"event {event_id.hex()}")
+
+
+def _resolve_block(request: web.Request, ref: str) -> Block:
+    ledger = services_of(request).ledger
+    if ref == "head":
+        block_hash = ledger.head.hash
+    elif ref == "finalized":
+        block_hash = ledger.finalized.hash
+    elif ref.isdigit():
+        found = ledger.chain.hash_at(int(ref))
+        if found is None:
+            raise not_found(f"block at height {ref}")
+        block_hash = found
+    elif len(ref) == 64:
+        block_hash = params.hex_id(ref, "a block hash")
+    else:
+        raise bad_request(f"{ref!r} is not a block height, a block hash, 'head' or 'finalized'")
+    block = ledger.chain.get_block(block_hash)
+    if block is None:
+        if block_hash == services_of(request).genesis.hash:
+            raise not_found("height 0 is the genesis, not a block; see /v1/genesis")
+        raise not_found(f"block {ref}")
+    return block
+
+
+async def get_block(request: web.Request) -> web.Response:
+    block = _resolve_block(request, request.match_info["ref"])
+    final = services_of(request).ledger.is_final(block.height)
+    full = params.flag_param(request, "events")
+    return web.json_response(block_view(block, final=final, full_events=full))
+
+
+async def list_headers(request: web.Request) -> web.Response:
+    ledger = services_of(request).ledger
+    start_raw = request.query.get("from", "1")
+    if not start_raw.isdigit() or int(start_raw) < 1:
+        raise bad_request("from must be a height of at least 1")
+    start, limit = int(start_raw), params.limit_param(request)
+    headers = []
+    for height, block_hash in ledger.chain.iter_canonical(start, start + limit):
+        block = ledger.chain.get_block(block_hash)
+        assert block is not None
+        headers.append(header_view(block.header, final=ledger.is_final(height)))
+    return web.json_response({"headers": headers, "head_height": ledger.head.height})
+
+
+async def get_genesis(request: web.Request) -> web.Response:
+    genesis = services_of(request).genesis
+    return web.json_response({"hash": genesis.hash.hex(), **genesis.to_wire()})
+

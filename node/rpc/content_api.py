@@ -1,0 +1,80 @@
+"""Content upload: streamed to disk, chunked and hashed as it arrives, never held whole in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from storage.errors import ContentError
+
+from ..media import probe_media
+from . import params
+from .context import services_of
+from .errors import ApiError, not_found
+
+log = logging.getLogger("audiera.rpc.content")
+
+ACCEPTED_TYPES = ("application/octet-stream",)
+_BATCH_BYTES = 4 * 1024 * 1024
+"""Bytes handed to the hashing/writing thread at a time: large enough that the hand-off costs nothing."""
+
+
+def _check_content_type(request: web.Request) -> None:
+    content_type = request.content_type
+    if not (content_type.startswith("audio/") or content_type in ACCEPTED_TYPES):
+        raise ApiError(
+            415, "unsupported_media_type", f"upload audio as audio/* or application/octet-stream, not {content_type}"
+        )
+
+
+async def upload_content(request: web.Request) -> web.Response:
+    services = services_of(request)
+    limit = services.config.rpc.max_upload_bytes
+    _check_content_type(request)
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "too_large", f"upload of {request.content_length} bytes exceeds this node's limit of {limit}")
+    ingest = services.content.start_ingest(limit)
+    loop = asyncio.get_running_loop()
+    writing: asyncio.Future | None = None
+    done = False
+    try:
+        batch = bytearray()
+        # While a thread hashes and writes one batch, the loop reads the next.
+        async for piece in request.content.iter_any():
+            batch += piece
+            if len(batch) >= _BATCH_BYTES:
+                if writing is not None:
+                    await writing
+                writing = loop.run_in_executor(None, ingest.write, bytes(batch))
+                batch = bytearray()
+        if writing is not None:
+            await writing
+            writing = None
+        if batch:
+            await loop.run_in_executor(None, ingest.write, bytes(batch))
+        if ingest.size == 0:
+            raise ApiError(400, "empty", "the upload is empty")
+        await loop.run_in_executor(None, ingest.close_file)
+        media = await loop.run_in_executor(None, probe_media, ingest.temp_path)
+        info = await loop.run_in_executor(None, ingest.finish, media)
+        done = True
+    except ContentError as exc:
+        raise ApiError(413, "too_large", exc.message) from None
+    finally:
+        if not done:
+            if writing is not None:
+                await asyncio.gather(writing, return_exceptions=True)
+            await loop.run_in_executor(None, ingest.abort)
+    log.info("stored content %s (%d bytes, media %s)", info.cid, info.size, info.media)
+    return web.json_response(info.to_wire(), status=201)
+
+
+async def get_content_info(request: web.Request) -> web.Response:
+    services = services_of(request)
+    cid = params.cid_param(request.match_info["cid"])
+    info = services.content.info(cid)
+    if info is None:
+        raise not_found(f"content {cid}")
+    return web.json_response(info.to_wire())

@@ -1,0 +1,74 @@
+"""RPC errors: every failure leaves as ``{"error": {"code", "message"}}`` with the right status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from protocol.errors import ProtocolError
+from storage.errors import StorageError
+
+log = logging.getLogger("audiera.rpc")
+
+# Status per protocol error code: malformed input is the client's fault (400); a
+# well-formed event that the state refuses conflicts with it (409); a full mempool
+# is temporary (503).
+_STATUS_BY_CODE = {
+    "malformed": 400,
+    "invalid_cid": 400,
+    "invalid_key": 400,
+    "bad_signature": 400,
+    "invalid_event": 400,
+    "invalid_block": 400,
+    "invalid_proof": 400,
+    "rejected": 409,
+    "nonce": 409,
+    "already_included": 409,
+    "content_missing": 409,
+    "mempool_full": 503,
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} was not found")
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "bad_request", message)
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except ProtocolError as exc:
+        return error_response(_STATUS_BY_CODE.get(exc.code, 400), exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        if exc.status in (404, 405):
+            message = f"no endpoint {request.method} {request.path}; the API is described at /v1/openapi.json"
+        else:
+            message = exc.text or exc.reason
+        return error_response(exc.status, code, message)
+    except StorageError as exc:
+        log.exception("storage error serving %s", request.path)
+        return error_response(500, "storage", exc.message)

@@ -1,0 +1,95 @@
+"""The OpenAPI 3.1 document served at /v1/openapi.json, built from the route table."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_PARAM_DOCS = {
+    "id": "Event id: 64 hex characters (sha2-256 of the signed event's canonical encoding)",
+    "ref": "A block height, a 64-hex block hash, 'head' or 'finalized'",
+    "cid": "An asset id: the CIDv1 (base32) of its content",
+    "did": "An account: did:key:z6Mk…",
+}
+_QUERY_DOCS = {
+    "/v1/assets/{cid}": ["limit", "after"],
+    "/v1/accounts/{did}": ["limit", "after"],
+    "/v1/headers": ["from", "limit"],
+    "/v1/blocks/{ref}": ["events"],
+}
+_QUERY_PARAMS = {
+    "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    "after": {
+        "name": "after",
+        "in": "query",
+        "description": "Cursor HEIGHT:INDEX from a previous page's next",
+        "schema": {"type": "string", "pattern": "^[0-9]+:[0-9]+$"},
+    },
+    "from": {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    "events": {"name": "events", "in": "query", "description": "Include full events", "schema": {"type": "boolean"}},
+}
+_BODIES = {
+    ("POST", "/v1/events"): {
+        "required": True,
+        "content": {"application/msgpack": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The signed event's canonical MessagePack bytes",
+    },
+    ("POST", "/v1/content"): {
+        "required": True,
+        "content": {
+            "audio/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "The file's bytes, streamed",
+    },
+}
+_SUCCESS = {("POST", "/v1/events"): "202", ("POST", "/v1/content"): "201"}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    from .app import ROUTES  # the route table is the single source of what exists
+
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, handler, summary in ROUTES:
+        parameters = [
+            {"name": name, "in": "path", "required": True, "description": _PARAM_DOCS.get(name, name), "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", path)
+        ]
+        parameters += [_QUERY_PARAMS[name] for name in _QUERY_DOCS.get(path, [])]
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        operation: dict[str, Any] = {
+            "operationId": handler.__name__,
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {
+                _SUCCESS.get((method, path), "200"): {"description": "OK", "content": {"application/json": {}}},
+                "4XX": {"description": "The request was refused; the message says why", **error},
+            },
+        }
+        if (method, path) in _BODIES:
+            operation["requestBody"] = _BODIES[(method, path)]
+        paths.setdefault(path, {})[method.lower()] = operation
+    paths["/v1/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "responses": {"200": {"description": "OK"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Audiera node RPC",
+            "version": "1",
+            "description": "Provenance, licensing and use of music data. State changes only come in as signed events.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": {"Error": ERROR_SCHEMA}},
+    }

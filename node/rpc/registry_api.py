@@ -1,0 +1,61 @@
+"""Assets with their provenance history, and accounts with their activity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from protocol.events import decode_event
+from protocol.state import get_account, get_asset
+from storage.chain import HistoryEntry
+
+from . import params
+from .context import services_of
+from .errors import not_found
+from .views import account_view, asset_view, event_view
+
+
+def _history_page(request: web.Request, entries: list[HistoryEntry], limit: int) -> dict[str, Any]:
+    services = services_of(request)
+    chain, ledger = services.ledger.chain, services.ledger
+    items = []
+    for entry in entries:
+        stored = chain.get_event(entry.event_id)
+        assert stored is not None, "a history index names an event the store does not hold"
+        items.append(
+            {
+                "height": entry.height,
+                "index": entry.index,
+                "final": ledger.is_final(entry.height),
+                # Stored events were verified when their block was imported.
+                "event": event_view(decode_event(stored.raw)),
+            }
+        )
+    last = entries[-1] if len(entries) == limit else None
+    return {"items": items, "next": f"{last.height}:{last.index}" if last else None}
+
+
+async def get_asset_with_history(request: web.Request) -> web.Response:
+    services = services_of(request)
+    cid = params.cid_param(request.match_info["cid"])
+    record = get_asset(services.ledger.chain, cid)
+    if record is None:
+        raise not_found(f"asset {cid}")
+    limit = params.limit_param(request)
+    entries = services.ledger.chain.asset_history(cid, after=params.cursor_param(request), limit=limit)
+    return web.json_response({"asset": asset_view(record), "history": _history_page(request, entries, limit)})
+
+
+async def get_account_with_activity(request: web.Request) -> web.Response:
+    services = services_of(request)
+    did = params.did_param(request.match_info["did"])
+    account = get_account(services.ledger.chain, did)
+    limit = params.limit_param(request)
+    entries = services.ledger.chain.account_history(did, after=params.cursor_param(request), limit=limit)
+    return web.json_response(
+        {
+            "account": account_view(did, account, services.mempool.next_nonce(did)),
+            "activity": _history_page(request, entries, limit),
+        }
+    )

@@ -1,0 +1,27 @@
+"""The parts of a running node that its front ends (RPC, later the network) use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.genesis import Genesis
+from storage.content import ContentStore
+
+from .clock import Clock
+from .config import Config
+from .intake import EventIntake
+from .ledger import Ledger
+from .mempool import Mempool
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    genesis: Genesis
+    ledger: Ledger
+    mempool: Mempool
+    intake: EventIntake
+    content: ContentStore
+    authority: str | None
+    """did:key this node signs blocks with, if it is an authority."""
+    clock: Clock

@@ -1,0 +1,164 @@
+"""Block headers and bodies.
+
+A header is signed by its proposer over ``Domain.HEADER`` + the canonical encoding
+of the unsigned header; the block hash is sha2-256 of the signed header's encoding.
+A body is the ordered list of signed events, each kept as its own canonical bytes so
+that an event's id never depends on the block that carries it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any
+
+from .encoding import decode, encode, sha256
+from .errors import InvalidBlock, ProtocolError
+from .events import Event, decode_event
+from .fields import FieldReader
+from .keys import Domain, SigningKey, verify_signature
+from .merkle import MerkleProof, merkle_proof, merkle_root
+
+HEADER_VERSION = 1
+MAX_BLOCK_BYTES = 1_000_000
+"""A block must fit in one gossip message (py-libp2p caps those at 1 MiB)."""
+MAX_BLOCK_EVENTS = 10_000
+ZERO_HASH = b"\x00" * 32
+
+
+@dataclass(frozen=True)
+class Header:
+    height: int
+    parent: bytes
+    """Hash of the parent block; the genesis hash for height 1."""
+    ts: int
+    """Block time in ms since the Unix epoch."""
+    proposer: str
+    """did:key of the authority that signed it."""
+    events_root: bytes
+    """Merkle root over the ids of the body's events."""
+    state_root: bytes
+    """Running hash of every state change up to and including this block."""
+    difficulty: int
+    """2 when signed in turn, 1 out of turn (Clique)."""
+    sig: bytes = b""
+    v: int = HEADER_VERSION
+
+    def unsigned_wire(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "height": self.height,
+            "parent": self.parent,
+            "ts": self.ts,
+            "proposer": self.proposer,
+            "events_root": self.events_root,
+            "state_root": self.state_root,
+            "difficulty": self.difficulty,
+        }
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = self.unsigned_wire()
+        wire["sig"] = self.sig
+        return wire
+
+    @cached_property
+    def hash(self) -> bytes:
+        return sha256(encode(self.to_wire()))
+
+    def verify(self) -> None:
+        """Raise InvalidSignature unless the proposer signed this header."""
+        verify_signature(Domain.HEADER, encode(self.unsigned_wire()), self.sig, self.proposer)
+
+
+def sign_header(key: SigningKey, unsigned: Header) -> Header:
+    if unsigned.proposer != key.did:
+        raise InvalidBlock("a header must be signed by its proposer")
+    sig = key.sign(Domain.HEADER, encode(unsigned.unsigned_wire()))
+    return replace(unsigned, sig=sig)
+
+
+def parse_header(value: Any) -> Header:
+    r = FieldReader(value, "header", InvalidBlock)
+    version = r.integer("v")
+    if version != HEADER_VERSION:
+        raise InvalidBlock(f"header version {version} is not supported")
+    header = Header(
+        v=version,
+        height=r.integer("height", low=1),
+        parent=r.digest("parent"),  # type: ignore[arg-type]
+        ts=r.integer("ts"),
+        proposer=r.did("proposer"),  # type: ignore[arg-type]
+        events_root=r.digest("events_root"),  # type: ignore[arg-type]
+        state_root=r.digest("state_root"),  # type: ignore[arg-type]
+        difficulty=r.integer("difficulty", low=1, high=2),
+        sig=r.raw("sig"),
+    )
+    if not isinstance(header.sig, bytes) or len(header.sig) != 64:
+        raise InvalidBlock("header.sig must be 64 bytes")
+    r.done()
+    return header
+
+
+@dataclass(frozen=True)
+class Block:
+    header: Header
+    events: tuple[Event, ...]
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    @cached_property
+    def event_ids(self) -> list[bytes]:
+        return [event.id for event in self.events]
+
+    @cached_property
+    def raw(self) -> bytes:
+        return encode_block(self)
+
+    def proof_for(self, index: int) -> MerkleProof:
+        return merkle_proof(self.event_ids, index)
+
+
+def compute_events_root(events: tuple[Event, ...] | list[Event]) -> bytes:
+    return merkle_root([event.id for event in events])
+
+
+def encode_block(block: Block) -> bytes:
+    return encode({"header": block.header.to_wire(), "events": [event.raw for event in block.events]})
+
+
+def decode_block(data: bytes, *, max_bytes: int = MAX_BLOCK_BYTES) -> Block:
+    """Strictly decode a block, verify its signature, every event's, and the events root.
+
+    What depends on chain state (proposer's turn, parent, state root) is checked on import.
+    """
+    if len(data) > max_bytes:
+        raise InvalidBlock(f"block is {len(data)} bytes; the limit is {max_bytes}")
+    wire = decode(data)
+    r = FieldReader(wire, "block", InvalidBlock)
+    header = parse_header(r.raw("header"))
+    raw_events = r.raw("events")
+    r.done()
+    if not isinstance(raw_events, list) or len(raw_events) > MAX_BLOCK_EVENTS:
+        raise InvalidBlock(f"block.events must be a list of at most {MAX_BLOCK_EVENTS} events")
+    events = []
+    for index, raw in enumerate(raw_events):
+        if not isinstance(raw, bytes):
+            raise InvalidBlock(f"block.events[{index}] must be an encoded event")
+        try:
+            events.append(decode_event(raw))
+        except ProtocolError as exc:
+            raise InvalidBlock(f"block.events[{index}]: {exc.message}") from None
+    block = Block(header=header, events=tuple(events))
+    if compute_events_root(block.events) != header.events_root:
+        raise InvalidBlock("header.events_root does not match the block's events")
+    if len({event.id for event in events}) != len(events):
+        raise InvalidBlock("block carries the same event twice")
+    header.verify()
+    block.__dict__["raw"] = bytes(data)
+    return block

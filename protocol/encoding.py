@@ -1,0 +1,119 @@
+"""The one canonical encoding: MessagePack with exactly one byte form per value.
+
+Canonical means: maps with text keys sorted by their UTF-8 bytes, no floats, no
+extension types, bytes as ``bin``, text as ``str``, integers in their smallest form.
+The decoder re-encodes what it decoded and rejects input whose bytes differ, so one
+object has one encoding and therefore one id (sha2-256 of the encoding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgpack
+
+from .errors import DecodeError
+
+# Bounds applied to every decode, so that a hostile peer cannot make us allocate
+# more than the message it sent: each container or string is at most the input size.
+_MAX_DEPTH = 16
+
+
+def _canonical(value: Any, depth: int = 0) -> Any:
+    """Return ``value`` with maps sorted and tuples as lists, rejecting what has no canonical form."""
+    if depth > _MAX_DEPTH:
+        raise DecodeError(f"value nests deeper than {_MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, bytes)):
+        return value
+    if isinstance(value, str):
+        _utf8(value)
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**64:
+            raise DecodeError(f"integer {value} does not fit in 64 bits")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        items = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise DecodeError(f"map key {key!r} is not text")
+            items.append((_utf8(key), key, _canonical(item, depth + 1)))
+        items.sort(key=lambda entry: entry[0])
+        return {key: item for _, key, item in items}
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise DecodeError(f"{type(value).__name__} values have no canonical encoding")
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: Python text that is not Unicode
+        raise DecodeError("text contains a lone surrogate and has no UTF-8 form") from None
+
+
+def encode(value: Any) -> bytes:
+    """Encode ``value`` canonically. Raises DecodeError for values with no canonical form."""
+    return msgpack.packb(_canonical(value), use_bin_type=True)
+
+
+def _reject_ext(code: int, data: bytes) -> Any:
+    raise DecodeError(f"MessagePack extension type {code} is not allowed")
+
+
+def decode(data: bytes) -> Any:
+    """Decode canonical bytes strictly: malformed, trailing or non-canonical input is rejected."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DecodeError("expected bytes to decode")
+    data = bytes(data)
+    if not data:
+        raise DecodeError("empty input")
+    limit = len(data)
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            ext_hook=_reject_ext,
+            max_str_len=limit,
+            max_bin_len=limit,
+            max_array_len=limit,
+            max_map_len=limit,
+        )
+    except DecodeError:
+        raise
+    except msgpack.ExtraData:
+        raise DecodeError("trailing bytes after the encoded value") from None
+    except UnicodeDecodeError:
+        raise DecodeError("text is not valid UTF-8") from None
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise DecodeError(f"not valid MessagePack: {exc}") from None
+    _reject_floats(value)
+    if encode(value) != data:
+        raise DecodeError("encoding is not canonical (map order, integer width or types differ)")
+    return value
+
+
+def _reject_floats(value: Any, depth: int = 0) -> None:
+    if isinstance(value, float):
+        raise DecodeError("floating-point numbers are not allowed")
+    if isinstance(value, list):
+        for item in value:
+            _reject_floats(item, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _reject_floats(item, depth + 1)
+
+
+def sha256(data: bytes) -> bytes:
+    """The hash used for every id in the protocol."""
+    return hashlib.sha256(data).digest()
+
+
+def object_id(value: Any) -> bytes:
+    """The id of a value: sha2-256 of its canonical encoding."""
+    return sha256(encode(value))

@@ -1,0 +1,66 @@
+"""Typed protocol errors.
+
+Every rule that can fail raises a subclass of :class:`ProtocolError` whose message
+says what was wrong in words a user can act on. ``code`` is a short stable token
+that the RPC passes on to clients (``{"error": {"code", "message"}}``).
+"""
+
+from __future__ import annotations
+
+
+class ProtocolError(Exception):
+    """Base of every error raised by the pure protocol layer."""
+
+    code: str = "invalid"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DecodeError(ProtocolError):
+    """Bytes that are not the canonical encoding of a well-formed object."""
+
+    code = "malformed"
+
+
+class InvalidCID(ProtocolError):
+    """A content identifier that is not a CIDv1 (sha2-256) we understand."""
+
+    code = "invalid_cid"
+
+
+class InvalidKey(ProtocolError):
+    """A public key or did:key that does not name an Ed25519 key."""
+
+    code = "invalid_key"
+
+
+class InvalidSignature(ProtocolError):
+    """A signature that does not verify for the claimed signer."""
+
+    code = "bad_signature"
+
+
+class InvalidEvent(ProtocolError):
+    """An event whose envelope or body breaks a validation rule."""
+
+    code = "invalid_event"
+
+
+class InvalidBlock(ProtocolError):
+    """A block or header that breaks a validation rule."""
+
+    code = "invalid_block"
+
+
+class InvalidProof(ProtocolError):
+    """A Merkle proof that does not lead to the expected root."""
+
+    code = "invalid_proof"
+
+
+class Rejected(ProtocolError):
+    """A well-formed event that the state machine refuses in the current state."""
+
+    code = "rejected"

@@ -1,0 +1,52 @@
+"""Opening a node's data directory: one LevelDB plus the content files beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import plyvel
+
+from .chain import ChainStore
+from .content import ContentStore
+from .errors import StorageError
+
+
+@dataclass
+class Stores:
+    db: plyvel.DB
+    chain: ChainStore
+    content: ContentStore
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_stores(data_dir: Path) -> Stores:
+    """Open (creating if needed) the stores in ``data_dir``.
+
+    LevelDB's lock on the directory is what keeps a second node off the same data
+    (py-libp2p's listener would not notice: it sets SO_REUSEPORT).
+    """
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the data directory {data_dir}: {exc.strerror or exc}") from None
+    try:
+        db = plyvel.DB(str(data_dir / "chain"), create_if_missing=True, lru_cache_size=64 * 1024 * 1024)
+    except plyvel.IOError as exc:
+        # LevelDB reports a held lock as "IO error: lock <dir>/LOCK: ..."; matching "lock"
+        # anywhere would also match the LOCK file's path in unrelated errors, or a data
+        # directory such as ~/blockchain.
+        if _leveldb_message(exc).startswith("IO error: lock "):
+            raise StorageError(f"{data_dir} is in use by another running node (its database is locked)") from None
+        raise StorageError(f"cannot open the database in {data_dir}: {_leveldb_message(exc)}") from None
+    except plyvel.CorruptionError as exc:
+        raise StorageError(f"the database in {data_dir} is corrupt: {_leveldb_message(exc)}") from None
+    return Stores(db=db, chain=ChainStore(db), content=ContentStore(db, data_dir / "content"))
+
+
+def _leveldb_message(exc: Exception) -> str:
+    """plyvel passes LevelDB's status text as bytes; str() of it would read b'...'."""
+    raw = exc.args[0] if exc.args else ""
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)

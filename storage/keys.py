@@ -1,0 +1,47 @@
+"""The LevelDB key spaces. Every key the node writes starts with one of these prefixes.
+
+Heights and positions are fixed-width big-endian so that key order is chain order.
+"""
+
+from __future__ import annotations
+
+import struct
+
+BLOCK = b"b/"  # block hash -> encoded block
+CANONICAL = b"h/"  # height (8 bytes) -> block hash
+EVENT = b"e/"  # event id -> encoded [height, index, block hash, event bytes]
+ASSET_HISTORY = b"ia/"  # asset cid + 0x00 + height + index -> event id
+ACCOUNT_HISTORY = b"ic/"  # did + 0x00 + height + index -> event id
+STATE = b"s/"  # state key (see protocol.state) -> canonical state record
+UNDO = b"u/"  # block hash -> previous values of every state key the block wrote
+META = b"m/"  # node metadata: genesis, head, finalized
+CONTENT_LEAF = b"cl/"  # leaf cid -> [file root cid, offset, length]
+CONTENT_NODE = b"cn/"  # dag-pb node cid -> node bytes
+CONTENT_ROOT = b"cr/"  # root cid -> content facts (size, media)
+
+HEAD = META + b"head"
+FINALIZED = META + b"finalized"
+GENESIS = META + b"genesis"
+
+
+def height_bytes(height: int) -> bytes:
+    return struct.pack(">Q", height)
+
+
+def position_bytes(height: int, index: int) -> bytes:
+    return struct.pack(">QI", height, index)
+
+
+def parse_position(raw: bytes) -> tuple[int, int]:
+    return struct.unpack(">QI", raw)
+
+
+def history_prefix(space: bytes, name: str) -> bytes:
+    # 0x00 cannot occur in a CID or did, so one name's range never runs into another's.
+    return space + name.encode() + b"\x00"
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The first key after every key that starts with ``prefix`` (for iterator stops)."""
+    stripped = prefix.rstrip(b"\xff")
+    return stripped[:-1] + bytes([stripped[-1] + 1])
