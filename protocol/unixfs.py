@@ -109,7 +109,7 @@ class Chunker:
 
 @dataclass(frozen=True)
 class FileNode:
-    """A decoded internal (dag-pb UnixFS File) node."""
+    """An internal (dag-pb UnixFS File) node, as decoded or to be encoded."""
 
     links: tuple[tuple[bytes, int], ...]  # (child cid, child Tsize)
     blocksizes: tuple[int, ...]  # file bytes under each child
@@ -152,6 +152,8 @@ class _Reader:
             value, self.pos = decode_uvarint(self.data, self.pos)
         except DecodeError as exc:
             raise DecodeError(f"{self.what}: {exc.message}") from None
+        if value >> 64:
+            raise self.fail("varint does not fit in 64 bits")
         return value
 
     def tag(self) -> tuple[int, int]:

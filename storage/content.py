@@ -129,6 +129,8 @@ class Ingest:
     def close_file(self) -> None:
         """Write the last leaf and make the bytes durable; the file can then be probed."""
         tail = self._chunker.flush()
+        if tail is None and not self._leaves:
+            tail = b""  # an empty file is one empty raw leaf, indexed so that it is served too
         if tail is not None:
             self._add_leaf(tail)
         self._file.flush()
@@ -137,6 +139,8 @@ class Ingest:
 
     def finish(self, media: dict[str, Any] | None) -> ContentInfo:
         """Index the closed file under its root CID; idempotent for content already held."""
+        if not self._file.closed:
+            self.close_file()  # else the tail leaf would be missing from the CID and the file
         result = self._builder.finish()
         root = cid_to_str(result.root)
         return self._store._commit(self.temp_path, self.size, self._leaves, result.nodes, root, media)

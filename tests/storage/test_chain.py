@@ -29,8 +29,6 @@ from storage.errors import StorageError
 
 from .chain_helpers import (
     AUTHORITY,
-    GENESIS_TS,
-    Workload,
     asset_cid,
     build_block,
     change_terms,
@@ -523,7 +521,7 @@ while True:
 """
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_sigkill_mid_commit_restarts_consistent(tmp_path, seed):
     rng = random.Random(seed)
     data_dir = tmp_path / "node"
