@@ -8,10 +8,13 @@ import logging
 import sys
 from pathlib import Path
 
+from storage.database import open_stores
 from storage.errors import StorageError
 
 from .config import Config, ConfigError, dev_config, load_config, with_overrides
 from .daemon import run_node
+from .genesis_file import load_genesis
+from .verify import verify_stores
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,20 +26,42 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rpc-port", type=int, help="RPC port on the configured host (overrides the config; 0 picks a free one)")
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log verbosity")
     run.add_argument("--ready-file", type=Path, help="write the RPC URL to this file once serving (for scripts)")
+    verify = commands.add_parser("verify", help="re-execute the stored chain and check every index (node stopped)")
+    verify.add_argument("--config", type=Path, help="TOML config file (default: the dev network)")
+    verify.add_argument("--data-dir", type=Path, help="data directory (overrides the config)")
     return parser
 
 
 def resolve_config(args: argparse.Namespace) -> Config:
     config = load_config(args.config) if args.config else dev_config()
-    if args.rpc_port is not None and not 0 <= args.rpc_port <= 65535:
-        raise ConfigError(f"--rpc-port {args.rpc_port} is not a port number")
-    return with_overrides(config, data_dir=args.data_dir, rpc_port=args.rpc_port)
+    rpc_port = getattr(args, "rpc_port", None)
+    if rpc_port is not None and not 0 <= rpc_port <= 65535:
+        raise ConfigError(f"--rpc-port {rpc_port} is not a port number")
+    return with_overrides(config, data_dir=args.data_dir, rpc_port=rpc_port)
+
+
+def verify(config: Config) -> int:
+    if config.is_dev and not (config.data_dir / "genesis.toml").exists():
+        raise ConfigError(f"{config.data_dir} holds no dev network to verify")
+    genesis = load_genesis(config.genesis_file or config.data_dir / "genesis.toml")
+    stores = open_stores(config.data_dir)
+    try:
+        report = verify_stores(stores, genesis)
+    finally:
+        stores.close()
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    state = "consistent" if report.ok else f"INCONSISTENT ({len(report.problems)} problems)"
+    print(f"{state}: {report.blocks} blocks, {report.events} events re-executed up to height {report.head_height}")
+    return 0 if report.ok else 3
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = resolve_config(args)
+        if args.command == "verify":
+            return verify(config)
         logging.basicConfig(
             level=(args.log_level or config.log_level).upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",

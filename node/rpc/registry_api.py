@@ -39,20 +39,20 @@ def _history_page(request: web.Request, entries: list[HistoryEntry], limit: int)
 async def get_asset_with_history(request: web.Request) -> web.Response:
     services = services_of(request)
     cid = params.cid_param(request.match_info["cid"])
+    limit, after = params.limit_param(request), params.cursor_param(request)
     record = get_asset(services.ledger.chain, cid)
     if record is None:
         raise not_found(f"asset {cid}")
-    limit = params.limit_param(request)
-    entries = services.ledger.chain.asset_history(cid, after=params.cursor_param(request), limit=limit)
+    entries = services.ledger.chain.asset_history(cid, after=after, limit=limit)
     return web.json_response({"asset": asset_view(record), "history": _history_page(request, entries, limit)})
 
 
 async def get_account_with_activity(request: web.Request) -> web.Response:
     services = services_of(request)
     did = params.did_param(request.match_info["did"])
+    limit, after = params.limit_param(request), params.cursor_param(request)
     account = get_account(services.ledger.chain, did)
-    limit = params.limit_param(request)
-    entries = services.ledger.chain.account_history(did, after=params.cursor_param(request), limit=limit)
+    entries = services.ledger.chain.account_history(did, after=after, limit=limit)
     return web.json_response(
         {
             "account": account_view(did, account, services.mempool.next_nonce(did)),

@@ -1,0 +1,130 @@
+"""``audiera-node verify``: re-execute the stored chain from genesis and check every index.
+
+The store is trusted nowhere here: each canonical block is decoded (signatures, events
+root), re-applied to a state rebuilt in memory, and its state root compared; then the
+event index, the history indexes, the head and the whole state key space must agree
+with what re-execution produced. A node killed at any instant must pass this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from protocol.blocks import decode_block
+from protocol.encoding import decode
+from protocol.errors import ProtocolError
+from protocol.genesis import Genesis
+from protocol.state import BlockContext, apply_block, genesis_writes, next_state_root
+from storage import keys
+from storage.chain import ChainStore
+from storage.database import Stores
+
+
+@dataclass
+class VerifyReport:
+    head_height: int = 0
+    blocks: int = 0
+    events: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _DictState:
+    def __init__(self, values: dict[bytes, bytes]) -> None:
+        self.values = values
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.values.get(key)
+
+
+def verify_stores(stores: Stores, genesis: Genesis, *, max_problems: int = 20) -> VerifyReport:
+    report = VerifyReport()
+    chain = stores.chain
+    try:
+        _verify_chain(chain, stores, genesis, report, max_problems)
+    except _TooMany:
+        report.problems.append("… stopped after too many problems")
+    return report
+
+
+class _TooMany(Exception):
+    pass
+
+
+def _verify_chain(chain: ChainStore, stores: Stores, genesis: Genesis, report: VerifyReport, max_problems: int) -> None:
+    def problem(text: str) -> None:
+        report.problems.append(text)
+        if len(report.problems) >= max_problems:
+            raise _TooMany
+
+    head = chain.head()
+    report.head_height = head.height
+    writes = genesis_writes(genesis)
+    state = _DictState({key: value for key, value in writes.items() if value is not None})
+    root = next_state_root(genesis.hash, writes)
+    parent = genesis.hash
+    expected_history: set[bytes] = set()
+    for height in range(1, head.height + 1):
+        block_hash = chain.hash_at(height)
+        raw = chain.get_block_raw(block_hash) if block_hash else None
+        if raw is None:
+            problem(f"canonical block {height} is missing")
+            return
+        try:
+            block = decode_block(raw)
+        except ProtocolError as exc:
+            problem(f"block {height} does not decode: {exc.message}")
+            return
+        if block.hash != block_hash or block.height != height or block.header.parent != parent:
+            problem(f"block {height} does not link to its parent or its canonical hash")
+        context = BlockContext(height=height, ts=block.header.ts)
+        try:
+            result = apply_block(state, block.events, context, root)
+        except ProtocolError as exc:
+            problem(f"block {height} does not re-apply: {exc.message}")
+            return
+        if result.state_root != block.header.state_root:
+            problem(f"block {height}: state root after re-execution differs from its header")
+        for key, value in result.writes.items():
+            if value is None:
+                state.values.pop(key, None)
+            else:
+                state.values[key] = value
+        for index, (event, touched) in enumerate(zip(block.events, result.touched)):
+            stored = chain.get_event(event.id)
+            if stored is None or (stored.height, stored.index, stored.block_hash) != (height, index, block.hash):
+                problem(f"event {event.id.hex()} of block {height} is not indexed where it lies")
+            position = keys.position_bytes(height, index)
+            for cid in touched.assets:
+                expected_history.add(keys.history_prefix(keys.ASSET_HISTORY, cid) + position)
+            for did in touched.accounts:
+                expected_history.add(keys.history_prefix(keys.ACCOUNT_HISTORY, did) + position)
+        if stores.db.get(keys.UNDO + block.hash) is None:
+            problem(f"block {height} has no undo record")
+        root, parent = result.state_root, block.hash
+        report.blocks += 1
+        report.events += len(block.events)
+    if head.hash != parent or head.state_root != root:
+        problem("the stored head is not the last canonical block")
+    if chain.hash_at(head.height + 1) is not None:
+        problem(f"a canonical block is indexed above the head ({head.height + 1})")
+    if chain.finalized().height > head.height:
+        problem("the finalized height is above the head")
+    stored_state = {key[len(keys.STATE):]: value for key, value in stores.db.iterator(prefix=keys.STATE)}
+    if stored_state != state.values:
+        differing = set(stored_state.items()) ^ set(state.values.items())
+        problem(f"{len(differing)} state entries differ from re-execution")
+    for space in (keys.ASSET_HISTORY, keys.ACCOUNT_HISTORY):
+        for key, _ in stores.db.iterator(prefix=space):
+            if key not in expected_history:
+                problem(f"history index entry {key!r} belongs to no canonical event")
+            expected_history.discard(key)
+    if expected_history:
+        problem(f"{len(expected_history)} history index entries are missing")
+    for key, raw in stores.db.iterator(prefix=keys.EVENT):
+        height, index, block_hash, _ = decode(raw)
+        if chain.hash_at(height) != block_hash:
+            problem(f"event {key[len(keys.EVENT):].hex()} is indexed in a block that is not canonical")

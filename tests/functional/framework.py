@@ -1,0 +1,160 @@
+"""A harness for tests that run real node processes (after bitcoin's functional test framework).
+
+``NodeProcess`` is one ``audiera-node`` process plus a small RPC client. Nodes listen on
+127.0.0.1 with ports the OS picks (``--rpc-port 0``; the node writes its URL to a ready
+file), each has its own data directory, and every wait is ``wait_until`` a condition
+holds, with a deadline and a message that says what did not happen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+TIMEOUT_FACTOR = float(os.environ.get("AUDIERA_TEST_TIMEOUT_FACTOR", "1"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+class RpcError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status, self.body = status, body
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 30, what: str = "condition", poll: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds, naming ``what``."""
+    deadline = time.monotonic() + timeout * TIMEOUT_FACTOR
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception as exc:  # the node may be starting or briefly busy
+            last_error = exc
+        else:
+            if value:
+                return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout * TIMEOUT_FACTOR:.0f}s waiting for {what} (last error: {last_error})")
+
+
+class NodeProcess:
+    def __init__(self, name: str, workdir: Path, *, config: Path | None = None, data_dir: Path | None = None) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.config = config
+        self.data_dir = data_dir
+        self.log_path = workdir / f"{name}.log"
+        self.ready_file = workdir / f"{name}.ready"
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "node.main", "run", "--rpc-port", "0", "--ready-file", str(self.ready_file)]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
+        if self.data_dir is not None:
+            command += ["--data-dir", str(self.data_dir)]
+        return command
+
+    def start(self, *, timeout: float = 30) -> "NodeProcess":
+        assert self.process is None or self.process.poll() is not None, f"{self.name} is already running"
+        self.ready_file.unlink(missing_ok=True)
+        log = open(self.log_path, "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+
+        def serving() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            if not self.ready_file.exists() or not self.ready_file.read_text().strip():
+                return False
+            self.url = self.ready_file.read_text().strip()
+            return self.status() is not None
+
+        try:
+            wait_until(serving, timeout=timeout, what=f"{self.name} to serve RPC")
+        except AssertionError:
+            self.kill()
+            raise
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, *, timeout: float = 20) -> int:
+        """SIGTERM, and the exit code once it stopped (SIGKILL if it does not within ``timeout``)."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout * TIMEOUT_FACTOR)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"{self.name} did not stop on SIGTERM:\n{self.log_tail()}")
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    # --- RPC --------------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None, timeout: float = 30
+    ) -> Any:
+        request = urllib.request.Request(self.url + path, data=body, method=method)
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                parsed = json.loads(payload)
+            except ValueError:
+                parsed = payload.decode(errors="replace")
+            raise RpcError(exc.code, parsed) from None
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            return self.get("/v1/status")
+        except (OSError, RpcError):
+            return None
+
+    def submit(self, raw_event: bytes) -> dict[str, Any]:
+        return self.request("POST", "/v1/events", body=raw_event, content_type="application/msgpack")
+
+    def wait_for_height(self, height: int, *, timeout: float = 30) -> None:
+        wait_until(lambda: self.get("/v1/status")["head_height"] >= height, timeout=timeout, what=f"{self.name} at height {height}")
+
+    def wait_final(self, event_id: str, *, timeout: float = 30) -> dict[str, Any]:
+        def final() -> dict[str, Any] | None:
+            status = self.get(f"/v1/events/{event_id}")
+            if status["status"] == "rejected":
+                raise AssertionError(f"event {event_id} was rejected: {status['reason']}")
+            return status if status["status"] == "final" else None
+
+        return wait_until(final, timeout=timeout, what=f"event {event_id} to be final on {self.name}")
