@@ -89,13 +89,16 @@ def load_config(path: Path) -> Config:
     unknown = set(raw) - _SECTIONS
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_SECTIONS))}")
-    base = path.parent
+    base = path.parent.resolve()
     node = _Section(raw.get("node", {}), path, "node")
     data_dir = node.path("data_dir", base)
     if data_dir is None:
         raise ConfigError(f"{path}: [node] data_dir is required")
     genesis = node.path("genesis", base)
     authority_key = node.path("authority_key", base)
+    if genesis is None and authority_key is None:
+        # No genesis: a dev network, whose key is created in the data directory (as with no config).
+        authority_key = data_dir / "authority.key"
     log_level = node.text("log_level", "info")
     node.done()
     rpc = _Section(raw.get("rpc", {}), path, "rpc")

@@ -99,8 +99,9 @@ class FieldReader:
         return value
 
     def did(self, field: str, *, optional: bool = False) -> str | None:
-        value = self._take(field, not optional)
-        if value is _MISSING:
+        """An account; ``optional`` means it may be nil, never that it may be absent."""
+        value = self._take(field, True)
+        if optional and value is None:
             return None
         return self.check_did(field, value)
 
