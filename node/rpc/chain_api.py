@@ -103,7 +103,7 @@ def _resolve_block(request: web.Request, ref: str) -> Block:
     block = ledger.chain.get_block(block_hash)
     if block is None:
         if block_hash == services_of(request).genesis.hash:
-            raise not_found("height 0 is the genesis, not a block; see /v1/genesis")
+            raise ApiError(404, "not_found", "height 0 is the genesis, not a block; see /v1/genesis")
         raise not_found(f"block {ref}")
     return block
 

@@ -35,6 +35,7 @@ def event_view(event: Event) -> dict[str, Any]:
 
 def header_view(header: Header, *, final: bool) -> dict[str, Any]:
     return {
+        "v": header.v,
         "height": header.height,
         "hash": header.hash.hex(),
         "parent": header.parent.hex(),

@@ -1,0 +1,112 @@
+"""``audiera``: the entry point; builds the parser and turns expected failures into exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import NoReturn
+
+from . import accounts, assets, chain, keys
+from .client import DEFAULT_NODE_URL
+from .context import Context
+from .errors import CliError, UsageError
+from .output import Output
+
+NODE_ENV = "AUDIERA_NODE"
+COMMAND_MODULES = (keys, chain, accounts, assets)
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``audiera: …`` line (exit 2) instead of a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def global_options() -> CliParser:
+    """Options accepted before the command and after it.
+
+    Each is added to the top-level parser and to every subcommand with a SUPPRESSed default,
+    so a value given anywhere survives, and ``apply_defaults`` fills in what was not given.
+    """
+    parser = CliParser(add_help=False)
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--node", default=argparse.SUPPRESS, metavar="URL",
+        help=f"node RPC URL (default: ${NODE_ENV} or {DEFAULT_NODE_URL})",
+    )
+    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
+    group.add_argument(
+        "--keystore", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+        help="key directory (default: $AUDIERA_HOME/keys, i.e. ~/.audiera/keys)",
+    )
+    group.add_argument("--key", default=argparse.SUPPRESS, metavar="NAME", help="key to sign with (default: default)")
+    group.add_argument(
+        "--password-file", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+        help="read the key's password from FILE (else $AUDIERA_PASSWORD, else ask)",
+    )
+    return parser
+
+
+def apply_defaults(args: argparse.Namespace) -> None:
+    defaults = {
+        "node": os.environ.get(NODE_ENV) or DEFAULT_NODE_URL,
+        "json": False,
+        "keystore": None,
+        "key": "default",
+        "password_file": None,
+    }
+    for name, value in defaults.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+
+
+def build_parser() -> CliParser:
+    common = [global_options()]
+    parser = CliParser(
+        prog="audiera", parents=common,
+        description="Client for an Audiera node: keys, participants, assets and their provenance.",
+    )
+    parser.add_argument("--version", action="version", version=f"audiera {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register_commands(commands, common)
+    return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("audiera")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        apply_defaults(args)
+        args.handler(Context(args, Output(args.json)))
+    except CliError as exc:
+        print(f"audiera: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        print("\naudiera: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and cut short: not worth a traceback. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
