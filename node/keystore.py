@@ -25,6 +25,7 @@ import nacl.secret
 
 from protocol.errors import InvalidKey
 from protocol.keys import SigningKey
+from storage.fsutil import fsync_directory
 
 from .config import default_home
 
@@ -182,12 +183,5 @@ def _write_new_file(path: Path, data: bytes) -> None:
             os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -26,6 +26,7 @@ from protocol.unixfs import Chunker, DagBuilder
 
 from . import keys
 from .errors import ContentError
+from .fsutil import fsync_directory
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class ContentStore:
             temp.unlink()
             return self.info(root)  # type: ignore[return-value]
         os.replace(temp, final)
-        _fsync_dir(self._files)
+        fsync_directory(self._files)
         with self._db.write_batch(transaction=True, sync=True) as batch:
             for leaf_cid, offset, length in leaves:
                 batch.put(keys.CONTENT_LEAF + leaf_cid, encode([root, offset, length]))
@@ -149,12 +150,4 @@ class Ingest:
         if not self._file.closed:
             self._file.close()
         self.temp_path.unlink(missing_ok=True)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 

@@ -51,13 +51,6 @@ ASSET_C = asset_cid("c")
 
 
 @pytest.fixture
-def stores(tmp_path):
-    opened = open_stores(tmp_path / "node")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def genesis():
     return make_genesis()
 

@@ -17,13 +17,6 @@ LIMIT = 64 * 1024 * 1024
 
 
 @pytest.fixture
-def stores(tmp_path):
-    opened = open_stores(tmp_path / "node")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def content(stores) -> ContentStore:
     return stores.content
 
