@@ -20,6 +20,7 @@ from .intake import EventIntake
 from .keyfiles import read_key_file, write_key_file
 from .ledger import Ledger
 from .mempool import Mempool
+from .p2p.identity import load_or_create_node_key, peer_id_of
 from .producer import BlockProducer
 from .rpc.app import create_app
 from .services import Services
@@ -83,6 +84,7 @@ async def run_node(config: Config, *, clock: Clock = system_clock, ready_file: P
             intake=EventIntake(ledger, mempool, stores.content, clock),
             content=stores.content,
             authority=key.did if key else None,
+            node_id=peer_id_of(load_or_create_node_key(config.data_dir)),
             clock=clock,
         )
         await _serve(services, key, ready_file)

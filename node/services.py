@@ -24,4 +24,6 @@ class Services:
     content: ContentStore
     authority: str | None
     """did:key this node signs blocks with, if it is an authority."""
+    node_id: str
+    """This node's libp2p peer id: the serving node named in access events."""
     clock: Clock

@@ -33,6 +33,7 @@ async def get_status(request: web.Request) -> web.Response:
             "block_period_ms": services.genesis.block_period_ms,
             "authorities": list(ledger.authorities_at(head.height + 1)),
             "authority": services.authority,
+            "node_id": services.node_id,
             "peers": [],
             "syncing": False,
             "mempool": {"pending": services.mempool.ready_count, "queued": services.mempool.queued_count},
