@@ -46,10 +46,18 @@ class MempoolConfig:
     """How far ahead of an author's next nonce an event may wait in the mempool."""
 
 
+REPLICATE_CHOICES = ("authorities", "all", "none")
+
+
 @dataclass(frozen=True)
 class P2PConfig:
     listen: str = f"/ip4/127.0.0.1/tcp/{DEFAULT_P2P_PORT}"
     bootstrap: tuple[str, ...] = ()
+    """Peer addresses (/ip4/…/tcp/…/p2p/<id>) to stay connected to."""
+    replicate: str = "authorities"
+    """Which nodes pull the content of every new asset: authorities, all, or none."""
+    identity_seed: str | None = None
+    """Derive the node identity from this text instead of a key file: public test networks only."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,8 @@ class Config:
     """None: a single-node dev network created in the data directory on first start."""
     authority_key_file: Path | None
     """Key this node signs blocks with; None for a node that does not produce."""
+    authority_seed: str | None = None
+    """Derive the authority key from this text instead of a key file: public test networks only."""
     rpc: RpcConfig = field(default_factory=RpcConfig)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
@@ -72,7 +82,12 @@ class Config:
 def dev_config(data_dir: Path | None = None) -> Config:
     """The embedded default: a single-authority dev network, created on first start."""
     directory = data_dir or default_home() / "dev"
-    return Config(data_dir=directory, genesis_file=None, authority_key_file=directory / "authority.key")
+    return Config(
+        data_dir=directory,
+        genesis_file=None,
+        authority_key_file=directory / "authority.key",
+        p2p=P2PConfig(listen="/ip4/127.0.0.1/tcp/0"),
+    )
 
 
 _SECTIONS = {"node", "rpc", "mempool", "p2p"}
@@ -100,6 +115,7 @@ def load_config(path: Path) -> Config:
         # No genesis: a dev network, whose key is created in the data directory (as with no config).
         authority_key = data_dir / "authority.key"
     log_level = node.text("log_level", "info")
+    authority_seed = node.optional_text("authority_seed")
     node.done()
     rpc = _Section(raw.get("rpc", {}), path, "rpc")
     rpc_config = RpcConfig(
@@ -116,12 +132,18 @@ def load_config(path: Path) -> Config:
     )
     mempool.done()
     p2p = _Section(raw.get("p2p", {}), path, "p2p")
-    p2p_config = P2PConfig(listen=p2p.text("listen", P2PConfig.listen), bootstrap=tuple(p2p.text_list("bootstrap")))
+    p2p_config = P2PConfig(
+        listen=p2p.text("listen", P2PConfig.listen),
+        bootstrap=tuple(p2p.text_list("bootstrap")),
+        replicate=p2p.choice("replicate", P2PConfig.replicate, REPLICATE_CHOICES),
+        identity_seed=p2p.optional_text("identity_seed"),
+    )
     p2p.done()
     return Config(
         data_dir=data_dir,
         genesis_file=genesis,
         authority_key_file=authority_key,
+        authority_seed=authority_seed,
         rpc=rpc_config,
         mempool=mempool_config,
         p2p=p2p_config,
@@ -170,6 +192,18 @@ class _Section:
             return []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise self._fail(key, "must be a list of strings")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        value = self._get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise self._fail(key, "must be a non-empty string")
+        return value
+
+    def choice(self, key: str, default: str, options: tuple[str, ...]) -> str:
+        value = self.text(key, default)
+        if value not in options:
+            raise self._fail(key, f"must be one of {', '.join(options)}, not {value!r}")
         return value
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:

@@ -11,16 +11,19 @@ from aiohttp import web
 
 from protocol.genesis import Genesis
 from protocol.keys import SigningKey
-from storage.database import open_stores
+from protocol.state import BlockContext
+from storage.database import Stores, open_stores
 
 from .clock import Clock, system_clock
 from .config import Config, ConfigError
 from .genesis_file import load_genesis, write_genesis
+from .importer import BlockImporter
 from .intake import EventIntake
-from .keyfiles import read_key_file, write_key_file
+from .keyfiles import key_from_seed, read_key_file, write_key_file
 from .ledger import Ledger
 from .mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
+from .p2p.service import NetworkService
 from .producer import BlockProducer
 from .rpc.app import create_app
 from .services import Services
@@ -57,12 +60,20 @@ def ensure_dev_network(config: Config, clock: Clock) -> Genesis:
 
 
 def load_authority(config: Config, genesis: Genesis) -> SigningKey | None:
-    if config.authority_key_file is None:
+    if config.authority_seed is not None:
+        key = key_from_seed(config.authority_seed)
+    elif config.authority_key_file is not None:
+        key = read_key_file(config.authority_key_file)
+    else:
         return None
-    key = read_key_file(config.authority_key_file)
     if key.did not in genesis.authorities:
-        raise ConfigError(f"authority key {config.authority_key_file} ({key.did}) is not an authority of this genesis")
+        raise ConfigError(f"the configured authority key ({key.did}) is not an authority of this genesis")
     return key
+
+
+def wants_replication(config: Config, key: SigningKey | None) -> bool:
+    policy = config.p2p.replicate
+    return policy == "all" or (policy == "authorities" and key is not None)
 
 
 async def run_node(config: Config, *, clock: Clock = system_clock, ready_file: Path | None = None) -> None:
@@ -70,27 +81,56 @@ async def run_node(config: Config, *, clock: Clock = system_clock, ready_file: P
     genesis = ensure_dev_network(config, clock) if config.is_dev else load_genesis(config.genesis_file)  # type: ignore[arg-type]
     stores = open_stores(config.data_dir)
     try:
-        removed = stores.content.remove_partial_uploads()
-        if removed:
-            log.info("removed %d partial upload(s) left by an earlier stop", removed)
-        ledger = Ledger(stores.chain, genesis)
-        mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
-        key = load_authority(config, genesis)
-        services = Services(
-            config=config,
-            genesis=genesis,
-            ledger=ledger,
-            mempool=mempool,
-            intake=EventIntake(ledger, mempool, stores.content, clock),
-            content=stores.content,
-            authority=key.did if key else None,
-            node_id=peer_id_of(load_or_create_node_key(config.data_dir)),
-            clock=clock,
-        )
-        await _serve(services, key, ready_file)
+        await _run(config, genesis, stores, clock, ready_file)
     finally:
         stores.close()
         log.info("stopped")
+
+
+async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, ready_file: Path | None) -> None:
+    removed = stores.content.remove_partial_uploads()
+    if removed:
+        log.info("removed %d partial upload(s) left by an earlier stop", removed)
+    ledger = Ledger(stores.chain, genesis)
+    mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
+    ledger.add_listener(
+        lambda block: mempool.on_new_head(block.event_ids, BlockContext(block.height + 1, block.header.ts + genesis.block_period_ms))
+    )
+    key = load_authority(config, genesis)
+    intake = EventIntake(ledger, mempool, stores.content, clock)
+    node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
+    network = NetworkService(
+        config.p2p,
+        node_key,
+        ledger,
+        intake,
+        BlockImporter(ledger, clock),
+        stores.content,
+        replicate=wants_replication(config, key),
+        max_content_bytes=config.rpc.max_upload_bytes,
+    )
+    intake.on_admitted(network.announce_event)
+    ledger.add_listener(network.on_new_block)
+    services = Services(
+        config=config,
+        genesis=genesis,
+        ledger=ledger,
+        mempool=mempool,
+        intake=intake,
+        content=stores.content,
+        authority=key.did if key else None,
+        node_id=peer_id_of(node_key),
+        clock=clock,
+        network=network,
+    )
+    try:
+        await network.start()
+    except Exception as exc:
+        raise ConfigError(f"cannot start networking on {config.p2p.listen}: {exc}") from None
+    try:
+        await _serve(services, key, ready_file)
+    finally:
+        await network.stop()
 
 
 async def _serve(services: Services, key: SigningKey | None, ready_file: Path | None) -> None:
@@ -105,13 +145,13 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
             raise ConfigError(f"cannot listen for RPC on {config.rpc.host}:{config.rpc.port}: {exc.strerror}; pass --rpc-port") from None
         host, port = runner.addresses[0][:2]
         url = f"http://{host}:{port}"
-        head = services.ledger.head
         log.info(
-            "network %s (genesis %s), head %d; RPC %s; %s",
+            "network %s (genesis %s), head %d; RPC %s; peer %s; %s",
             services.genesis.network_id,
             services.genesis.hash.hex()[:16],
-            head.height,
+            services.ledger.head.height,
             url,
+            services.node_id,
             f"producing blocks as {key.did}" if key else "not an authority",
         )
         if ready_file is not None:
@@ -121,9 +161,9 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with asyncio.TaskGroup() as tasks:
-            workers = []
+            workers = [tasks.create_task(services.network.run(), name="network")]
             if key is not None:
-                producer = BlockProducer(services.ledger, services.mempool, key, services.clock)
+                producer = BlockProducer(services.ledger, services.mempool, key, services.clock, services.network.announce_block)
                 workers.append(tasks.create_task(producer.run(), name="producer"))
             tasks.create_task(_cancel_on(stop, workers), name="shutdown")
         log.info("shutting down at head %d", services.ledger.head.height)

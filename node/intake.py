@@ -8,6 +8,7 @@ mempool, which applies it to the pending state and refuses it with the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from protocol.errors import Rejected
 from protocol.events import AssetRegister, Event, decode_event
@@ -39,10 +40,22 @@ class EventIntake:
         self._mempool = mempool
         self._content = content
         self._clock = clock
+        self._announcers: list[Callable[[bytes], None]] = []
 
     def submit(self, raw: bytes) -> Submitted:
-        """Admit an event's bytes, or raise a ProtocolError that says why not."""
-        event = decode_event(raw)
+        """Admit an event's bytes from a client, gossiping it on if it is new."""
+        submitted = self.submit_event(decode_event(raw))
+        if not submitted.admission.known:
+            for announce in self._announcers:
+                announce(submitted.event.raw)
+        return submitted
+
+    def on_admitted(self, announce: Callable[[bytes], None]) -> None:
+        """Call ``announce`` with each new event a client submits (the network gossips them)."""
+        self._announcers.append(announce)
+
+    def submit_event(self, event: Event) -> Submitted:
+        """Admit a verified event, or raise a ProtocolError that says why not."""
         stored = self._ledger.chain.get_event(event.id)
         if stored is not None:
             raise AlreadyIncluded(f"event {event.id.hex()} is already in block {stored.height}")

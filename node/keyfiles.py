@@ -7,6 +7,7 @@ live in the encrypted keystore (node/keystore.py) instead.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -38,3 +39,8 @@ def read_key_file(path: Path) -> SigningKey:
     if path.stat().st_mode & 0o077:
         raise ConfigError(f"key file {path} is readable by other users; run: chmod 600 {path}")
     return key
+
+
+def key_from_seed(seed: str) -> SigningKey:
+    """A key derived from public text, for shared test networks whose keys are not secret."""
+    return SigningKey(hashlib.sha256(b"audiera-insecure-test-seed/" + seed.encode()).digest())

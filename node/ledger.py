@@ -41,6 +41,10 @@ class Ledger:
         """The authority set that signs ``height`` (fixed by genesis until authority votes land)."""
         return self.genesis.authorities
 
+    def recent_proposers(self) -> list[str]:
+        """Proposers of the head and its recent ancestors, newest first."""
+        return [proposer for _, proposer in reversed(self._recent)]
+
     def add_listener(self, listener: HeadListener) -> None:
         self._listeners.append(listener)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 from protocol.blocks import MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS, Block, Header, compute_events_root, sign_header
 from protocol.consensus import IN_TURN_DIFFICULTY, OUT_OF_TURN_DIFFICULTY, in_turn_authority, next_slot_time
@@ -27,7 +28,8 @@ _BLOCK_OVERHEAD = 1024
 
 
 class BlockProducer:
-    def __init__(self, ledger: Ledger, mempool: Mempool, key: SigningKey, clock: Clock) -> None:
+    def __init__(self, ledger: Ledger, mempool: Mempool, key: SigningKey, clock: Clock, announce: Callable[[Block], None]) -> None:
+        self._announce = announce
         self._ledger = ledger
         self._mempool = mempool
         self._key = key
@@ -42,6 +44,7 @@ class BlockProducer:
             if self._ledger.head != head:
                 continue  # the head moved while we waited (a block from elsewhere): plan again
             block = self.produce(slot)
+            self._announce(block)
             level = logging.INFO if block.events else logging.DEBUG
             log.log(level, "produced block %d %s with %d events", block.height, block.hash.hex()[:12], len(block.events))
 
@@ -76,6 +79,4 @@ class BlockProducer:
         )
         block = Block(header=header, events=tuple(included))
         self._ledger.append(block, result)
-        next_context = BlockContext(height=height + 1, ts=ts + self._ledger.genesis.block_period_ms)
-        self._mempool.on_new_head(block.event_ids, next_context)
         return block

@@ -12,6 +12,7 @@ from .config import Config
 from .intake import EventIntake
 from .ledger import Ledger
 from .mempool import Mempool
+from .p2p.service import NetworkService
 
 
 @dataclass(frozen=True)
@@ -27,3 +28,4 @@ class Services:
     node_id: str
     """This node's libp2p peer id: the serving node named in access events."""
     clock: Clock
+    network: NetworkService

@@ -5,7 +5,12 @@ They follow Ethereum's Clique (EIP-225), plus a finality rule Clique lacks.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from .errors import InvalidBlock
+
+if TYPE_CHECKING:
+    from .blocks import Header
 
 IN_TURN_DIFFICULTY = 2
 OUT_OF_TURN_DIFFICULTY = 1
@@ -39,3 +44,49 @@ def finalized_height(recent: Iterable[tuple[int, str]], threshold: int) -> int |
         if len(signers) >= threshold:
             return height
     return None
+
+
+MAX_FUTURE_DRIFT_MS = 5_000
+"""How far ahead of our clock a block's timestamp may be."""
+
+
+def signing_window(authority_count: int) -> int:
+    """An authority may sign at most one of any ``floor(n/2) + 1`` consecutive blocks."""
+    return authority_count // 2 + 1
+
+
+def validate_header(
+    header: "Header",
+    *,
+    parent_hash: bytes,
+    parent_height: int,
+    parent_ts: int,
+    authorities: Sequence[str],
+    recent_proposers: Sequence[str],
+    period_ms: int,
+    now_ms: int,
+) -> None:
+    """Check a header against its parent and the authority rules; raise InvalidBlock naming the rule.
+
+    ``recent_proposers`` are the proposers of the parent and its ancestors, newest first.
+    The signature and the events root are checked when the block is decoded; the state
+    root when its events are applied.
+    """
+    if header.parent != parent_hash or header.height != parent_height + 1:
+        raise InvalidBlock(f"block {header.height} does not extend block {parent_height} {parent_hash.hex()[:12]}")
+    if header.proposer not in authorities:
+        raise InvalidBlock(f"block {header.height} is signed by {header.proposer}, which is not an authority")
+    in_turn = in_turn_authority(authorities, header.height) == header.proposer
+    expected = IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY
+    if header.difficulty != expected:
+        turn = "in turn" if in_turn else "out of turn"
+        raise InvalidBlock(f"block {header.height} is signed {turn} but has difficulty {header.difficulty}, not {expected}")
+    window = signing_window(len(authorities))
+    if header.proposer in recent_proposers[: window - 1]:
+        raise InvalidBlock(
+            f"{header.proposer} signed one of the last {window - 1} blocks and may not sign block {header.height}"
+        )
+    if header.ts < parent_ts + period_ms:
+        raise InvalidBlock(f"block {header.height} comes less than one block period after its parent")
+    if header.ts > now_ms + MAX_FUTURE_DRIFT_MS:
+        raise InvalidBlock(f"block {header.height} is timestamped {header.ts - now_ms} ms in the future")

@@ -6,11 +6,12 @@ Its peer id (``12D3KooW…``) names the node on the network and in ``access`` ev
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.keys import KeyPair
-from libp2p.identity_utils import load_identity, save_identity
+from libp2p.identity_utils import create_identity_from_seed, load_identity, save_identity
 from libp2p.peer.id import ID
 
 from ..config import ConfigError
@@ -18,7 +19,10 @@ from ..config import ConfigError
 NODE_KEY_FILE = "node.key"
 
 
-def load_or_create_node_key(data_dir: Path) -> KeyPair:
+def load_or_create_node_key(data_dir: Path, seed: str | None = None) -> KeyPair:
+    if seed is not None:
+        # A shared test network's node ids must be known in advance to bootstrap from them.
+        return create_identity_from_seed(hashlib.sha256(b"audiera-insecure-node-seed/" + seed.encode()).digest())
     path = data_dir / NODE_KEY_FILE
     if not path.exists():
         save_identity(create_new_key_pair(), path)

@@ -34,8 +34,8 @@ async def get_status(request: web.Request) -> web.Response:
             "authorities": list(ledger.authorities_at(head.height + 1)),
             "authority": services.authority,
             "node_id": services.node_id,
-            "peers": [],
-            "syncing": False,
+            "peers": services.network.host.peers(),
+            "syncing": services.network.syncer.syncing,
             "mempool": {"pending": services.mempool.ready_count, "queued": services.mempool.queued_count},
         }
     )
@@ -134,3 +134,24 @@ async def get_genesis(request: web.Request) -> web.Response:
     genesis = services_of(request).genesis
     return web.json_response({"hash": genesis.hash.hex(), **genesis.to_wire()})
 
+
+
+async def get_peers(request: web.Request) -> web.Response:
+    network = services_of(request).network
+    connected = set(network.host.peers())
+    peers = [record.to_json() for record in network.peers.records() if record.peer_id in connected]
+    return web.json_response({"peer_id": network.host.peer_id, "addresses": network.host.addresses, "peers": peers})
+
+
+async def get_sync(request: web.Request) -> web.Response:
+    services = services_of(request)
+    syncer = services.network.syncer
+    best = services.network.peers.best_ahead_of(services.ledger.head.height)
+    return web.json_response(
+        {
+            "syncing": syncer.syncing,
+            "head_height": services.ledger.head.height,
+            "target_height": max(syncer.target_height, services.ledger.head.height),
+            "best_peer": best.peer_id if best else None,
+        }
+    )

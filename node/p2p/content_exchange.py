@@ -1,0 +1,201 @@
+"""Content exchange: serving content blocks by CID, and fetching a whole file from peers.
+
+A fetch walks the file's UnixFS DAG from its root, pulls leaves from peers in batches
+(several requests in flight), checks every block against its CID as it arrives, and
+streams the leaves in order into the content store, which recomputes the root: a file
+is only kept if it is exactly the one asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Awaitable, Callable
+
+from protocol.cid import DAG_PB, cid_codec, cid_from_str, cid_to_str, is_valid_block
+from protocol.errors import ProtocolError
+from protocol.unixfs import decode_file_node
+from storage.content import ContentInfo, ContentStore
+
+from ..media import probe_media
+from .host import P2PError
+from .messages import MAX_CONTENT_CIDS, decode_content_blocks, decode_content_request, encode_content_blocks, encode_content_request
+from .peers import PENALTY_BAD_RESPONSE
+
+log = logging.getLogger("audiera.content")
+
+Requester = Callable[[str, bytes], Awaitable[bytes]]
+Penalizer = Callable[[str, int, str], Awaitable[None]]
+LEAVES_PER_REQUEST = 16
+"""16 leaves of 256 KiB: 4 MiB a response, half the frame limit."""
+REQUESTS_IN_FLIGHT = 4
+
+
+class FetchError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ContentExchange:
+    def __init__(self, store: ContentStore, request: Requester, penalize: Penalizer, peers: Callable[[], list[str]], max_bytes: int) -> None:
+        self._store = store
+        self._request = request
+        self._penalize = penalize
+        self._peers = peers
+        self._max_bytes = max_bytes
+        self._in_progress: dict[str, asyncio.Task[ContentInfo]] = {}
+
+    # --- serving ------------------------------------------------------------------------
+
+    async def serve(self, peer: str, request: bytes) -> bytes:
+        cids = decode_content_request(request)
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, self._read_blocks, cids)
+        return encode_content_blocks(found)
+
+    def _read_blocks(self, cids: list[bytes]) -> list[tuple[bytes, bytes]]:
+        found = []
+        for cid in cids:
+            data = self._store.get_block(cid)
+            if data is not None:
+                found.append((cid, data))
+        return found
+
+    # --- fetching -----------------------------------------------------------------------
+
+    async def fetch(self, root: str) -> ContentInfo:
+        """Fetch a whole file from peers unless it is here already; one fetch per root at a time."""
+        info = self._store.info(root)
+        if info is not None:
+            return info
+        task = self._in_progress.get(root)
+        if task is None:
+            task = asyncio.create_task(self._fetch(root))
+            self._in_progress[root] = task
+            task.add_done_callback(lambda _: self._in_progress.pop(root, None))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, root: str) -> ContentInfo:
+        root_cid = cid_from_str(root)
+        peers = [peer for peer in self._peers()]
+        if not peers:
+            raise FetchError(f"no peers to fetch {root} from")
+        source = await self._find_source(root_cid, peers)
+        leaves = await self._leaf_list(root_cid, source, peers)
+        total = sum(size for _, size in leaves)
+        if total > self._max_bytes:
+            raise FetchError(f"{root} is {total} bytes, over this node's limit of {self._max_bytes}")
+        ingest = self._store.start_ingest(self._max_bytes)
+        loop = asyncio.get_running_loop()
+        try:
+            await self._pull_leaves(leaves, source, peers, lambda data: loop.run_in_executor(None, ingest.write, data))
+            await loop.run_in_executor(None, ingest.close_file)
+            media = await loop.run_in_executor(None, probe_media, ingest.temp_path)
+            info = await loop.run_in_executor(None, ingest.finish, media)
+        except BaseException:
+            await loop.run_in_executor(None, ingest.abort)
+            raise
+        if info.cid != root:
+            raise FetchError(f"fetched blocks rebuild {info.cid}, not {root}")  # unreachable if every block verified
+        log.info("fetched content %s (%d bytes) from peers", root, info.size)
+        return info
+
+    async def _find_source(self, root_cid: bytes, peers: list[str]) -> tuple[str, bytes]:
+        """The first peer that serves the root block, with the block."""
+        for peer in peers:
+            blocks = await self._ask(peer, [root_cid])
+            if blocks:
+                return peer, blocks[root_cid]
+        raise FetchError(f"none of {len(peers)} peers has {cid_to_str(root_cid)}")
+
+    async def _leaf_list(self, root_cid: bytes, source: tuple[str, bytes], peers: list[str]) -> list[tuple[bytes, int]]:
+        """Walk the DAG breadth first, keeping file order, down to the raw leaves."""
+        peer, root_data = source
+        if cid_codec(root_cid) != DAG_PB:
+            return [(root_cid, len(root_data))]
+        leaves: list[tuple[bytes, int]] = []
+        level: list[tuple[bytes, bytes]] = [(root_cid, root_data)]
+        while level:
+            children: list[tuple[bytes, int]] = []
+            for cid, data in level:
+                try:
+                    node = decode_file_node(data)
+                except ProtocolError as exc:
+                    raise FetchError(f"node {cid_to_str(cid)} is not a UnixFS file node: {exc.message}") from None
+                children.extend(zip((link for link, _ in node.links), node.blocksizes))
+            if all(cid_codec(cid) != DAG_PB for cid, _ in children):
+                leaves = children
+                break
+            inner = [cid for cid, _ in children]
+            fetched = await self._ask_all(peer, inner)
+            level = [(cid, fetched[cid]) for cid in inner]
+        return leaves
+
+    async def _ask_all(self, peer: str, cids: list[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        for start in range(0, len(cids), MAX_CONTENT_CIDS):
+            batch = cids[start:start + MAX_CONTENT_CIDS]
+            found.update(await self._ask(peer, batch))
+            missing = [cid for cid in batch if cid not in found]
+            if missing:
+                raise FetchError(f"{peer} lacks {len(missing)} blocks of the file")
+        return found
+
+    async def _pull_leaves(self, leaves: list[tuple[bytes, int]], source: tuple[str, bytes], peers: list[str], write) -> None:
+        """Fetch leaves in batches, several in flight, and write them in file order."""
+        batches = deque(leaves[i:i + LEAVES_PER_REQUEST] for i in range(0, len(leaves), LEAVES_PER_REQUEST))
+        candidates = [source[0], *[peer for peer in peers if peer != source[0]]]
+        pending: deque[asyncio.Task[list[bytes]]] = deque()
+        writing: asyncio.Future | None = None
+
+        def launch() -> None:
+            batch = batches.popleft()
+            pending.append(asyncio.create_task(self._fetch_batch([cid for cid, _ in batch], candidates)))
+
+        try:
+            while batches and len(pending) < REQUESTS_IN_FLIGHT:
+                launch()
+            while pending:
+                data = b"".join(await pending.popleft())
+                if batches:
+                    launch()
+                if writing is not None:
+                    await writing
+                writing = write(data)
+            if writing is not None:
+                await writing
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def _fetch_batch(self, cids: list[bytes], candidates: list[str]) -> list[bytes]:
+        for peer in candidates:
+            found = await self._ask(peer, cids)
+            if all(cid in found for cid in cids):
+                return [found[cid] for cid in cids]
+        raise FetchError(f"no peer could serve {len(cids)} blocks starting at {cid_to_str(cids[0])}")
+
+    async def _ask(self, peer: str, cids: list[bytes]) -> dict[bytes, bytes]:
+        """Blocks ``peer`` returns for ``cids``, each verified against its CID; {} if it fails."""
+        try:
+            pairs = decode_content_blocks(await self._request(peer, encode_content_request(cids)))
+        except P2PError as exc:
+            log.debug("content request to %s failed: %s", peer, exc.message)
+            return {}
+        except ProtocolError as exc:
+            await self._penalize(peer, PENALTY_BAD_RESPONSE, f"malformed content response: {exc.message}")
+            return {}
+        wanted = set(cids)
+        found = {}
+        for cid, data in pairs:
+            try:
+                valid = cid in wanted and is_valid_block(cid, data)
+            except ProtocolError:
+                valid = False
+            if not valid:
+                await self._penalize(peer, PENALTY_BAD_RESPONSE, f"sent a block that does not match its CID {cid.hex()[:16]}")
+                return {}
+            found[cid] = data
+        return found

@@ -1,0 +1,364 @@
+"""The one boundary between the asyncio node and py-libp2p, which runs on trio.
+
+A dedicated thread runs ``trio.run`` with the libp2p host, gossipsub and our stream
+handlers. The rest of the node sees only this small asyncio interface: ``publish``,
+``subscribe``, ``request``, ``serve``, ``connect``, ``disconnect``, ``peers``, and
+connection callbacks. Nothing outside this module imports trio.
+
+Settings differ from py-libp2p's defaults, each for a measured reason (see LIBP2P.md):
+noise is the only security transport (the defaults also accept plaintext); gossipsub
+speaks /meshsub/1.1.0 (1.2's IDONTWANT halves throughput) with a 1 s heartbeat and no
+per-peer rate limit (we validate and score peers ourselves); message ids are the hash
+of the content, so the same event relayed by two nodes is one message; subscription
+channels are drained at once into asyncio queues; and every stream handler is wrapped,
+because a handler that raises takes the whole host down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Coroutine
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.io.msgio import VarIntLengthMsgReadWriter
+from libp2p.abc import INotifee
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.pubsub import pubsub as pubsub_module
+from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.tools.anyio_service import background_trio_service
+
+log = logging.getLogger("audiera.p2p")
+
+MESHSUB_1_1 = TProtocol("/meshsub/1.1.0")
+MAX_FRAME = 8 * 1024 * 1024
+"""Largest request or response frame on our stream protocols."""
+STREAM_TIMEOUT_S = 30.0
+# Messages waiting in one subscription channel before py-libp2p drops them silently;
+# ours are drained at once, so this only has to cover a burst between two drains.
+pubsub_module.SUBSCRIPTION_CHANNEL_SIZE = 4096
+
+Validator = Callable[[str, bytes], bool]
+"""(sending peer id, message data) -> accept? Runs on the network thread: keep it CPU-only."""
+RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
+"""(peer id, request) -> response, run on the asyncio loop."""
+PeerCallback = Callable[[str], None]
+
+
+class P2PError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Message:
+    peer: str
+    """The peer that forwarded it to us."""
+    data: bytes
+
+
+def content_message_id(message: Any) -> bytes:
+    return hashlib.sha256(message.data).digest()
+
+
+class P2PHost:
+    def __init__(self, key_pair: KeyPair, listen: str) -> None:
+        self._key_pair = key_pair
+        self._listen = listen
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None
+        self._stop: trio.Event | None = None
+        self._host: Any = None
+        self._pubsub: Pubsub | None = None
+        self.stopped: asyncio.Future | None = None
+        """Resolves when the network thread ends; with an exception if it crashed."""
+        self.peer_id = ""
+        self.addresses: list[str] = []
+        self._on_connected: list[PeerCallback] = []
+        self._on_disconnected: list[PeerCallback] = []
+
+    # --- lifecycle (asyncio side) -------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future = self._loop.create_future()
+        self.stopped = self._loop.create_future()
+        self._thread = threading.Thread(target=self._thread_main, args=(ready,), name="libp2p", daemon=True)
+        self._thread.start()
+        await ready
+
+    async def stop(self) -> None:
+        if self._token is None or self.stopped is None or self.stopped.done():
+            return
+        try:
+            self._token.run_sync_soon(self._stop.set)  # type: ignore[union-attr]
+        except trio.RunFinishedError:
+            return
+        await asyncio.wait_for(asyncio.shield(self.stopped), timeout=10)
+
+    def on_connected(self, callback: PeerCallback) -> None:
+        self._on_connected.append(callback)
+
+    def on_disconnected(self, callback: PeerCallback) -> None:
+        self._on_disconnected.append(callback)
+
+    # --- the asyncio-facing operations ---------------------------------------------------
+
+    async def connect(self, address: str) -> str:
+        """Dial a /ip4/…/tcp/…/p2p/<id> address; returns the peer id."""
+        try:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(address))
+        except Exception as exc:
+            raise P2PError(f"{address!r} is not a peer address (/ip4/…/tcp/…/p2p/<peer id>): {exc}") from None
+        await self._call(self._host.connect, info)
+        return info.peer_id.to_base58()
+
+    async def disconnect(self, peer: str) -> None:
+        await self._call(self._host.disconnect, ID.from_base58(peer))
+
+    def peers(self) -> list[str]:
+        if self._host is None:
+            return []
+        return sorted(peer.to_base58() for peer in self._host.get_network().connections)
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        await self._call(self._publish_trio, topic, data)
+
+    async def subscribe(self, topic: str, validator: Validator) -> asyncio.Queue[Message]:
+        queue: asyncio.Queue[Message] = asyncio.Queue()
+        await self._call(self._subscribe_trio, topic, validator, queue)
+        return queue
+
+    async def serve(self, protocol: str, handler: RequestHandler) -> None:
+        await self._call(self._serve_trio, protocol, handler)
+
+    async def request(self, peer: str, protocol: str, payload: bytes, *, timeout: float = STREAM_TIMEOUT_S) -> bytes:
+        return await self._call(self._request_trio, peer, protocol, payload, timeout)
+
+    async def blacklist(self, peer: str) -> None:
+        """Drop a peer that misbehaved and refuse it from now on (until restart)."""
+        await self._call(self._blacklist_trio, peer)
+
+    # --- crossing between the loops -------------------------------------------------------
+
+    def _call(self, function: Callable[..., Awaitable[Any]], *args: Any) -> asyncio.Future:
+        """Run ``function(*args)`` on the trio thread; an asyncio future for its result."""
+        if self._token is None or self._nursery is None:
+            raise P2PError("the network is not running")
+        loop = self._loop
+        assert loop is not None
+        future: asyncio.Future = loop.create_future()
+
+        async def run() -> None:
+            try:
+                result = await function(*args)
+            except BaseException as exc:  # handed to the caller, whatever it is
+                loop.call_soon_threadsafe(_resolve, future, None, exc)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                loop.call_soon_threadsafe(_resolve, future, result, None)
+
+        try:
+            self._token.run_sync_soon(self._nursery.start_soon, run)
+        except trio.RunFinishedError:
+            raise P2PError("the network has stopped") from None
+        return future
+
+    async def _run_on_asyncio(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """From the trio thread: run a coroutine on the asyncio loop and wait for it."""
+        assert self._loop is not None and self._token is not None
+        done = trio.Event()
+        token = self._token
+        concurrent = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        concurrent.add_done_callback(lambda _: _set_soon(token, done))
+        await done.wait()
+        return concurrent.result()
+
+    def _emit(self, callbacks: list[PeerCallback], peer: str) -> None:
+        assert self._loop is not None
+        for callback in callbacks:
+            self._loop.call_soon_threadsafe(callback, peer)
+
+    # --- the trio side ------------------------------------------------------------------
+
+    def _thread_main(self, ready: asyncio.Future) -> None:
+        assert self._loop is not None and self.stopped is not None
+        loop = self._loop
+        try:
+            trio.run(self._trio_main, ready)
+        except BaseException as exc:
+            log.error("the network thread crashed: %r", exc)
+            loop.call_soon_threadsafe(_resolve, ready, None, P2PError(f"the network failed: {exc!r}"))
+            loop.call_soon_threadsafe(_resolve, self.stopped, None, exc)
+        else:
+            loop.call_soon_threadsafe(_resolve, self.stopped, None, None)
+
+    async def _trio_main(self, ready: asyncio.Future) -> None:
+        noise = NoiseTransport(self._key_pair, noise_privkey=create_x25519_key_pair().private_key)
+        host = new_host(key_pair=self._key_pair, sec_opt={NOISE_PROTOCOL_ID: noise}, muxer_preference="YAMUX")
+        gossipsub = GossipSub(
+            protocols=[MESHSUB_1_1],
+            degree=6,
+            degree_low=4,
+            degree_high=12,
+            heartbeat_interval=1,
+            spam_protection_enabled=False,
+        )
+        pubsub = Pubsub(host, gossipsub, msg_id_constructor=content_message_id, max_inbound_rpc_size=MAX_FRAME)
+        async with host.run([multiaddr.Multiaddr(self._listen)]):
+            async with background_trio_service(pubsub), background_trio_service(gossipsub):
+                await pubsub.wait_until_ready()
+                # Seqnos start from the clock in ns, so a restarted node's messages are never "already seen".
+                pubsub.counter = time.time_ns()
+                self._host, self._pubsub = host, pubsub
+                self._token = trio.lowlevel.current_trio_token()
+                self._stop = trio.Event()
+                host.get_network().register_notifee(_Notifee(self))
+                self.peer_id = host.get_id().to_base58()
+                self.addresses = [str(address) for address in host.get_addrs()]
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    assert self._loop is not None
+                    self._loop.call_soon_threadsafe(_resolve, ready, None, None)
+                    await self._stop.wait()
+                    nursery.cancel_scope.cancel()
+        log.info("network stopped")
+
+    async def _publish_trio(self, topic: str, data: bytes) -> None:
+        assert self._pubsub is not None
+        await self._pubsub.publish(topic, data)
+
+    async def _subscribe_trio(self, topic: str, validator: Validator, queue: asyncio.Queue[Message]) -> None:
+        assert self._pubsub is not None and self._nursery is not None and self._loop is not None
+        local_peer = self.peer_id
+
+        def validate(forwarder: ID, message: Any) -> bool:
+            peer = forwarder.to_base58()
+            if peer == local_peer:
+                return True  # our own publish: validated before it was sent
+            try:
+                return bool(validator(peer, message.data))
+            except Exception:
+                log.exception("validator for %s raised; message rejected", topic)
+                return False
+
+        self._pubsub.set_topic_validator(topic, validate, False)
+        subscription = await self._pubsub.subscribe(topic)
+        loop = self._loop
+
+        async def drain() -> None:
+            while True:
+                message = await subscription.get()
+                sender = ID(message.from_id).to_base58() if message.from_id else ""
+                if sender == local_peer:
+                    continue
+                loop.call_soon_threadsafe(queue.put_nowait, Message(peer=sender, data=message.data))
+
+        self._nursery.start_soon(drain)
+
+    async def _serve_trio(self, protocol: str, handler: RequestHandler) -> None:
+        async def handle(stream: Any) -> None:
+            peer = stream.muxed_conn.peer_id.to_base58()
+            try:
+                with trio.fail_after(STREAM_TIMEOUT_S):
+                    frames = VarIntLengthMsgReadWriter(stream, MAX_FRAME)
+                    request = await frames.read_msg()
+                    response = await self._run_on_asyncio(handler(peer, request))
+                    await frames.write_msg(response)
+                    await stream.close()
+            except Exception as exc:  # a handler that raises would take the host down
+                log.debug("%s request from %s failed: %r", protocol, peer, exc)
+                with trio.move_on_after(1):
+                    try:
+                        await stream.reset()
+                    except Exception:
+                        pass
+
+        assert self._host is not None
+        self._host.set_stream_handler(TProtocol(protocol), handle)
+
+    async def _request_trio(self, peer: str, protocol: str, payload: bytes, timeout: float) -> bytes:
+        assert self._host is not None
+        try:
+            with trio.fail_after(timeout):
+                stream = await self._host.new_stream(ID.from_base58(peer), [TProtocol(protocol)])
+                try:
+                    frames = VarIntLengthMsgReadWriter(stream, MAX_FRAME)
+                    await frames.write_msg(payload)
+                    response = await frames.read_msg()
+                finally:
+                    with trio.move_on_after(1):
+                        await stream.close()
+                return response
+        except trio.TooSlowError:
+            raise P2PError(f"{protocol} request to {peer} timed out after {timeout:.0f}s") from None
+        except Exception as exc:
+            raise P2PError(f"{protocol} request to {peer} failed: {exc!r}") from None
+
+    async def _blacklist_trio(self, peer: str) -> None:
+        assert self._pubsub is not None and self._host is not None
+        peer_id = ID.from_base58(peer)
+        self._pubsub.add_to_blacklist(peer_id)
+        with trio.move_on_after(2):
+            await self._host.disconnect(peer_id)
+
+
+class _Notifee(INotifee):
+    """Connection events, handed to the asyncio side."""
+
+    def __init__(self, host: P2PHost) -> None:
+        self._host = host
+
+    async def opened_stream(self, network: Any, stream: Any) -> None:
+        pass
+
+    async def closed_stream(self, network: Any, stream: Any) -> None:
+        pass
+
+    async def connected(self, network: Any, conn: Any) -> None:
+        self._host._emit(self._host._on_connected, conn.muxed_conn.peer_id.to_base58())
+
+    async def disconnected(self, network: Any, conn: Any) -> None:
+        peer = conn.muxed_conn.peer_id
+        # A peer can hold several connections; it is gone when the last one is.
+        if not network.connections.get(peer):
+            self._host._emit(self._host._on_disconnected, peer.to_base58())
+
+    async def listen(self, network: Any, multiaddr: Any) -> None:
+        pass
+
+    async def listen_close(self, network: Any, multiaddr: Any) -> None:
+        pass
+
+
+def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _set_soon(token: trio.lowlevel.TrioToken, event: trio.Event) -> None:
+    try:
+        token.run_sync_soon(event.set)
+    except trio.RunFinishedError:
+        pass

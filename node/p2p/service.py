@@ -1,0 +1,302 @@
+"""The node on the network: handshakes, reconnection, gossip, sync and content, wired together.
+
+Peers exchange a ``Status`` when they connect and every few seconds after; one on
+another genesis is dropped at once. Bootstrap peers are redialled with backoff
+whenever they are gone. Events the node admits and blocks it produces are gossiped;
+gossiped blocks that extend the head are imported, and a peer that is ahead triggers
+sync. Content of newly registered assets is replicated when the config says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from libp2p.crypto.keys import KeyPair
+
+from protocol.blocks import Block
+from protocol.errors import ProtocolError
+from protocol.events import AssetRegister
+
+from ..config import P2PConfig
+from ..importer import BlockImporter
+from ..intake import EventIntake
+from ..ledger import Ledger
+from ..sync import Syncer
+from . import messages
+from .content_exchange import ContentExchange, FetchError
+from .gossip import EventBatcher, block_validator, decode_validated_block, decode_validated_events, event_batch_validator
+from .host import MAX_FRAME, P2PError, P2PHost
+from .peers import PENALTY_INVALID_GOSSIP, PeerBook
+
+log = logging.getLogger("audiera.network")
+
+STATUS_INTERVAL_S = 2.0
+HANDSHAKE_TIMEOUT_S = 5.0
+RECONNECT_MIN_S = 0.5
+"""py-libp2p needs a gap after a peer restarts before pubsub recovers (LIBP2P.md)."""
+RECONNECT_MAX_S = 15.0
+
+
+class NetworkService:
+    def __init__(
+        self,
+        config: P2PConfig,
+        key_pair: KeyPair,
+        ledger: Ledger,
+        intake: EventIntake,
+        importer: BlockImporter,
+        content: Any,
+        *,
+        replicate: bool,
+        max_content_bytes: int,
+    ) -> None:
+        self._config = config
+        self._ledger = ledger
+        self._intake = intake
+        self._importer = importer
+        self._replicate = replicate
+        self.host = P2PHost(key_pair, config.listen)
+        self.peers = PeerBook()
+        tag = messages.network_tag(ledger.genesis.hash)
+        self._sync_protocol = messages.sync_protocol(tag)
+        self._content_protocol = messages.content_protocol(tag)
+        self._events_topic = messages.events_topic(tag)
+        self._blocks_topic = messages.blocks_topic(tag)
+        self.syncer = Syncer(ledger, importer, self.peers, self._sync_request, self.penalize)
+        self.content = ContentExchange(content, self._content_request, self.penalize, self.host.peers, max_content_bytes)
+        self._batcher = EventBatcher(lambda data: self.host.publish(self._events_topic, data))
+        self._replication: asyncio.Queue[str] = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        host = self.host
+        await host.start()
+        loop = asyncio.get_running_loop()
+
+        def strike(peer: str, reason: str) -> None:  # from the network thread
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self.penalize(peer, PENALTY_INVALID_GOSSIP, reason)))
+
+        await host.serve(messages.STATUS_PROTOCOL, self._serve_status)
+        await host.serve(self._sync_protocol, self._serve_sync)
+        await host.serve(self._content_protocol, self.content.serve)
+        self._event_queue = await host.subscribe(self._events_topic, event_batch_validator(strike))
+        self._block_queue = await host.subscribe(self._blocks_topic, block_validator(strike, self._ledger.authorities_at))
+        host.on_connected(self._on_connected)
+        host.on_disconnected(self.peers.disconnected)
+        log.info("p2p listening on %s", ", ".join(host.addresses))
+
+    async def run(self) -> None:
+        """Everything the network does until cancelled; raises if the network thread dies."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._watch_host())
+            tasks.create_task(self._reconnect_loop())
+            tasks.create_task(self._status_loop())
+            tasks.create_task(self.syncer.run())
+            tasks.create_task(self._batcher.run())
+            tasks.create_task(self._consume_events())
+            tasks.create_task(self._consume_blocks())
+            tasks.create_task(self._replicate_loop())
+
+    async def stop(self) -> None:
+        await self.host.stop()
+
+    async def _watch_host(self) -> None:
+        assert self.host.stopped is not None
+        await asyncio.shield(self.host.stopped)
+        raise P2PError("the network thread stopped unexpectedly")
+
+    # --- what the rest of the node calls ------------------------------------------------------
+
+    def announce_event(self, raw_event: bytes) -> None:
+        self._batcher.add(raw_event)
+
+    def announce_block(self, block: Block) -> None:
+        asyncio.ensure_future(self._publish_block(block))
+
+    def on_new_block(self, block: Block) -> None:
+        """Ledger listener: queue the content of new assets for replication."""
+        if not self._replicate:
+            return
+        for event in block.events:
+            if isinstance(event.body, AssetRegister):
+                self._replication.put_nowait(event.body.cid)
+
+    def status_json(self) -> dict[str, Any]:
+        return {"peer_id": self.host.peer_id, "addresses": self.host.addresses, "peers": self.host.peers()}
+
+    async def penalize(self, peer: str, penalty: int, reason: str) -> None:
+        if self.peers.penalize(peer, penalty, reason):
+            log.warning("banning peer %s: %s", peer, reason)
+            try:
+                await self.host.blacklist(peer)
+            except P2PError as exc:
+                log.warning("could not drop peer %s: %s", peer, exc.message)
+
+    # --- status and handshake ------------------------------------------------------------
+
+    def _our_status(self) -> messages.Status:
+        head, final = self._ledger.head, self._ledger.finalized
+        return messages.Status(
+            network_id=self._ledger.genesis.network_id,
+            genesis=self._ledger.genesis.hash,
+            head_height=head.height,
+            head_hash=head.hash,
+            finalized_height=final.height,
+            finalized_hash=final.hash,
+        )
+
+    async def _serve_status(self, peer: str, request: bytes) -> bytes:
+        theirs = messages.decode_status(request)
+        if self._accept_status(peer, theirs):
+            self.syncer.poke()
+        return self._our_status().encode()
+
+    def _accept_status(self, peer: str, status: messages.Status) -> bool:
+        if status.genesis != self._ledger.genesis.hash:
+            log.warning(
+                "peer %s is on network %r (genesis %s…), not ours: dropping it",
+                peer, status.network_id, status.genesis.hex()[:16],
+            )
+            asyncio.ensure_future(self._drop_foreign(peer))
+            return False
+        self.peers.set_status(peer, status)
+        return True
+
+    async def _drop_foreign(self, peer: str) -> None:
+        self.peers.banned.add(peer)
+        try:
+            await self.host.blacklist(peer)
+        except P2PError:
+            pass
+
+    async def _exchange_status(self, peer: str) -> None:
+        try:
+            answer = await self.host.request(
+                peer, messages.STATUS_PROTOCOL, self._our_status().encode(), timeout=HANDSHAKE_TIMEOUT_S
+            )
+            status = messages.decode_status(answer)
+        except P2PError as exc:
+            log.debug("status exchange with %s failed: %s", peer, exc.message)
+            return
+        except ProtocolError as exc:
+            await self.penalize(peer, PENALTY_INVALID_GOSSIP, f"malformed status: {exc.message}")
+            return
+        if self._accept_status(peer, status):
+            self.syncer.poke()
+
+    def _on_connected(self, peer: str) -> None:
+        if peer in self.peers.banned:
+            asyncio.ensure_future(self._drop_foreign(peer))
+            return
+        self.peers.connected(peer)
+        asyncio.ensure_future(self._exchange_status(peer))
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL_S)
+            await asyncio.gather(*(self._exchange_status(peer) for peer in self.host.peers()))
+
+    async def _reconnect_loop(self) -> None:
+        """Keep every bootstrap peer connected, redialling with backoff while it is away."""
+        wanted = {}
+        for address in self._config.bootstrap:
+            peer = address.rsplit("/p2p/", 1)[-1]
+            wanted[peer] = address
+        delay = {peer: RECONNECT_MIN_S for peer in wanted}
+        next_try = {peer: 0.0 for peer in wanted}
+        loop = asyncio.get_running_loop()
+        while True:
+            connected = set(self.host.peers())
+            now = loop.time()
+            for peer, address in wanted.items():
+                if peer in connected or peer in self.peers.banned or peer == self.host.peer_id:
+                    delay[peer] = RECONNECT_MIN_S
+                    next_try[peer] = max(next_try[peer], now + RECONNECT_MIN_S)
+                    continue
+                if now < next_try[peer]:
+                    continue
+                try:
+                    await asyncio.wait_for(self.host.connect(address), timeout=HANDSHAKE_TIMEOUT_S)
+                    log.info("connected to %s", peer)
+                    delay[peer] = RECONNECT_MIN_S
+                except (P2PError, asyncio.TimeoutError) as exc:
+                    log.debug("dialing %s failed: %r", address, exc)
+                    delay[peer] = min(delay[peer] * 2, RECONNECT_MAX_S)
+                next_try[peer] = now + delay[peer] * random.uniform(0.8, 1.2)
+            await asyncio.sleep(0.25)
+
+    # --- gossip -------------------------------------------------------------------------
+
+    async def _publish_block(self, block: Block) -> None:
+        try:
+            await self.host.publish(self._blocks_topic, block.raw)
+        except P2PError as exc:
+            log.warning("could not gossip block %d: %s", block.height, exc.message)
+
+    async def _consume_events(self) -> None:
+        while True:
+            message = await self._event_queue.get()
+            for event in decode_validated_events(message.data):
+                try:
+                    self._intake.submit_event(event)
+                except ProtocolError:
+                    pass  # already known, already included, or refused by our state: not the sender's fault
+
+    async def _consume_blocks(self) -> None:
+        while True:
+            message = await self._block_queue.get()
+            block = decode_validated_block(message.data)
+            head = self._ledger.head
+            if block.header.parent == head.hash and block.height == head.height + 1:
+                try:
+                    self._importer.import_block(block)
+                except ProtocolError as exc:
+                    log.warning("gossiped block %d from %s refused: %s", block.height, message.peer, exc.message)
+            elif block.height > head.height:
+                record = self.peers.get(message.peer)
+                if record is not None and (record.status is None or record.status.head_height < block.height):
+                    asyncio.ensure_future(self._exchange_status(message.peer))
+                self.syncer.poke()
+
+    # --- request/response clients ------------------------------------------------------------
+
+    async def _sync_request(self, peer: str, request: bytes) -> bytes:
+        return await self.host.request(peer, self._sync_protocol, request)
+
+    async def _content_request(self, peer: str, request: bytes) -> bytes:
+        return await self.host.request(peer, self._content_protocol, request)
+
+    async def _serve_sync(self, peer: str, request: bytes) -> bytes:
+        decoded = messages.decode_sync_request(request)
+        chain = self._ledger.chain
+        raw_blocks: list[bytes] = []
+        if isinstance(decoded, messages.BlockByHash):
+            raw = chain.get_block_raw(decoded.hash)
+            raw_blocks = [raw] if raw is not None else []
+        else:
+            budget = MAX_FRAME - 64 * 1024  # room for framing
+            stop = decoded.start + decoded.count
+            for _, block_hash in chain.iter_canonical(decoded.start, stop):
+                raw = chain.get_block_raw(block_hash)
+                if raw is None or budget - len(raw) < 0:
+                    break
+                budget -= len(raw) + 8
+                raw_blocks.append(raw)
+        return messages.encode_blocks(raw_blocks)
+
+    async def _replicate_loop(self) -> None:
+        while True:
+            cid = await self._replication.get()
+            for attempt in range(5):
+                try:
+                    await self.content.fetch(cid)
+                    break
+                except (FetchError, P2PError) as exc:
+                    log.info("replicating %s, attempt %d: %s", cid, attempt + 1, exc.message)
+                    await asyncio.sleep(2**attempt)
+
