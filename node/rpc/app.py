@@ -13,6 +13,8 @@ from .openapi import openapi_document
 ROUTES = [
     ("GET", "/v1/status", chain_api.get_status, "Node status: network, head, finality, peers"),
     ("GET", "/v1/genesis", chain_api.get_genesis, "The genesis this node runs"),
+    ("GET", "/v1/peers", chain_api.get_peers, "Connected peers: their head, finality and score"),
+    ("GET", "/v1/sync", chain_api.get_sync, "Sync state: head, the best known peer head"),
     ("POST", "/v1/events", chain_api.submit_event, "Submit a signed event (application/msgpack)"),
     ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
     ("GET", "/v1/blocks/{ref}", chain_api.get_block, "A block by height, hash, 'head' or 'finalized'"),
