@@ -104,6 +104,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         node_key,
         ledger,
         intake,
+        mempool,
         BlockImporter(ledger, clock),
         stores.content,
         replicate=wants_replication(config, key),

@@ -1,4 +1,4 @@
-"""Where signed events enter the node (from the RPC now, from gossip later).
+"""Where signed events enter the node: from clients over the RPC, and from peers.
 
 Checks, in order: strict decoding and the signature; that the event is not already on
 chain; the rules only this node can check (an asset's content must be here); then the
@@ -44,7 +44,9 @@ class EventIntake:
 
     def submit(self, raw: bytes) -> Submitted:
         """Admit an event's bytes from a client, gossiping it on if it is new."""
-        submitted = self.submit_event(decode_event(raw))
+        event = decode_event(raw)
+        self._check_local(event)
+        submitted = self.submit_event(event)
         if not submitted.admission.known:
             for announce in self._announcers:
                 announce(submitted.event.raw)
@@ -55,11 +57,14 @@ class EventIntake:
         self._announcers.append(announce)
 
     def submit_event(self, event: Event) -> Submitted:
-        """Admit a verified event, or raise a ProtocolError that says why not."""
+        """Admit a verified event, or raise a ProtocolError that says why not.
+
+        Events from peers come in here directly: the rules only the registering node
+        can check (``_check_local``) were checked there.
+        """
         stored = self._ledger.chain.get_event(event.id)
         if stored is not None:
             raise AlreadyIncluded(f"event {event.id.hex()} is already in block {stored.height}")
-        self._check_local(event)
         head = self._ledger.head
         context = BlockContext(height=head.height + 1, ts=max(self._clock(), head.ts))
         return Submitted(event, self._mempool.add(event, context))

@@ -75,6 +75,11 @@ class Mempool:
                     return event
         return None
 
+    def waiting_events(self) -> list[Event]:
+        """Every event waiting, ready ones first in order, then queued ones by author and nonce."""
+        queued = [event for author in sorted(self._queued) for _, event in sorted(self._queued[author].items())]
+        return [*self._ready.values(), *queued]
+
     def rejection(self, event_id: bytes) -> str | None:
         """Why an event that was admitted later failed to apply, if it did."""
         return self._rejected.get(event_id)

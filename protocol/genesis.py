@@ -45,7 +45,7 @@ def parse_genesis(value: Any) -> Genesis:
     network_id = r.text("network_id", min_len=1, max_len=64, pattern=r"[a-z0-9][a-z0-9._-]*", pattern_hint="a lower-case id")
     timestamp = r.integer("timestamp")
     authorities = r.items("authorities", lambda v, w: r.check_did("authorities", v), min_items=1, max_items=64)
-    period = r.integer("block_period_ms", low=50, high=3_600_000)
+    period = r.integer("block_period_ms", low=10, high=3_600_000)
     raw_allocations = r.raw("allocations")
     r.done()
     if not isinstance(raw_allocations, dict):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from typing import AbstractSet, Awaitable, Callable
 
 from protocol.blocks import MAX_BLOCK_BYTES, Block, decode_block
 from protocol.errors import ProtocolError
@@ -33,8 +33,10 @@ Strike = Callable[[str, str], None]
 """(forwarding peer, reason): called on the network thread; must only schedule work."""
 
 
-def event_batch_validator(strike: Strike) -> Callable[[str, bytes], bool]:
+def event_batch_validator(strike: Strike, banned: AbstractSet[str]) -> Callable[[str, bytes], bool]:
     def validate(peer: str, data: bytes) -> bool:
+        if peer in banned:
+            return False
         if len(data) > MAX_BATCH_BYTES + 1024:
             strike(peer, f"event batch of {len(data)} bytes is over the limit")
             return False
@@ -49,8 +51,12 @@ def event_batch_validator(strike: Strike) -> Callable[[str, bytes], bool]:
     return validate
 
 
-def block_validator(strike: Strike, authorities: Callable[[int], tuple[str, ...]]) -> Callable[[str, bytes], bool]:
+def block_validator(
+    strike: Strike, banned: AbstractSet[str], authorities: Callable[[int], tuple[str, ...]]
+) -> Callable[[str, bytes], bool]:
     def validate(peer: str, data: bytes) -> bool:
+        if peer in banned:
+            return False
         try:
             block = decode_block(data, max_bytes=MAX_BLOCK_BYTES)
         except ProtocolError as exc:

@@ -140,10 +140,9 @@ class P2PHost:
     async def publish(self, topic: str, data: bytes) -> None:
         await self._call(self._publish_trio, topic, data)
 
-    async def subscribe(self, topic: str, validator: Validator) -> asyncio.Queue[Message]:
-        queue: asyncio.Queue[Message] = asyncio.Queue()
+    async def subscribe(self, topic: str, validator: Validator, queue: asyncio.Queue[Message]) -> None:
+        """Deliver the topic's messages that ``validator`` accepts into ``queue``."""
         await self._call(self._subscribe_trio, topic, validator, queue)
-        return queue
 
     async def serve(self, protocol: str, handler: RequestHandler) -> None:
         await self._call(self._serve_trio, protocol, handler)
@@ -152,7 +151,7 @@ class P2PHost:
         return await self._call(self._request_trio, peer, protocol, payload, timeout)
 
     async def blacklist(self, peer: str) -> None:
-        """Drop a peer that misbehaved and refuse it from now on (until restart)."""
+        """Drop a peer that misbehaved."""
         await self._call(self._blacklist_trio, peer)
 
     # --- crossing between the loops -------------------------------------------------------
@@ -168,10 +167,15 @@ class P2PHost:
         async def run() -> None:
             try:
                 result = await function(*args)
-            except BaseException as exc:  # handed to the caller, whatever it is
+            except P2PError as exc:
                 loop.call_soon_threadsafe(_resolve, future, None, exc)
-                if not isinstance(exc, Exception):
-                    raise
+            except Exception as exc:  # py-libp2p raises many types; callers handle one
+                error = P2PError(f"{getattr(function, '__name__', 'network call')} failed: {exc}")
+                error.__cause__ = exc
+                loop.call_soon_threadsafe(_resolve, future, None, error)
+            except BaseException as exc:  # cancellation: the caller must not hang
+                loop.call_soon_threadsafe(_resolve, future, None, P2PError("the network is shutting down"))
+                raise
             else:
                 loop.call_soon_threadsafe(_resolve, future, result, None)
 
@@ -231,6 +235,10 @@ class P2PHost:
                 self._token = trio.lowlevel.current_trio_token()
                 self._stop = trio.Event()
                 host.get_network().register_notifee(_Notifee(self))
+                # The swarm's auto-connector redials any peer in the peerstore to keep 50
+                # connections: it would undo bans and the operator's peering switch. The
+                # node keeps its own bootstrap peers connected instead.
+                await host.get_network().auto_connector.stop()
                 self.peer_id = host.get_id().to_base58()
                 self.addresses = [str(address) for address in host.get_addrs()]
                 async with trio.open_nursery() as nursery:
@@ -313,11 +321,11 @@ class P2PHost:
             raise P2PError(f"{protocol} request to {peer} failed: {exc!r}") from None
 
     async def _blacklist_trio(self, peer: str) -> None:
-        assert self._pubsub is not None and self._host is not None
-        peer_id = ID.from_base58(peer)
-        self._pubsub.add_to_blacklist(peer_id)
+        # Not Pubsub.add_to_blacklist: its teardown raises KeyError (killing the host) when
+        # the peer has already gone. Callers refuse a banned peer's connections and messages.
+        assert self._host is not None
         with trio.move_on_after(2):
-            await self._host.disconnect(peer_id)
+            await self._host.disconnect(ID.from_base58(peer))
 
 
 class _Notifee(INotifee):

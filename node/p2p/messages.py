@@ -7,6 +7,8 @@ exception, so that a node can tell which network a stranger is on before droppin
 - ``/audiera/status/1``: both sides exchange a ``Status`` in one round trip.
 - ``/audiera/<net>/sync/1``: blocks by height range or by hash.
 - ``/audiera/<net>/content/1``: content blocks by CID.
+- ``/audiera/<net>/events/1``: a batch of waiting events handed to a peer that just
+  connected, so events admitted while it was away are not stranded.
 - gossip topics ``/audiera/<net>/events/1`` (a batch of signed events) and
   ``/audiera/<net>/blocks/1`` (one block).
 """
@@ -41,6 +43,10 @@ def sync_protocol(tag: str) -> str:
 
 def content_protocol(tag: str) -> str:
     return f"/audiera/{tag}/content/1"
+
+
+def events_protocol(tag: str) -> str:
+    return f"/audiera/{tag}/events/1"
 
 
 def events_topic(tag: str) -> str:

@@ -18,12 +18,13 @@ from libp2p.crypto.keys import KeyPair
 
 from protocol.blocks import Block
 from protocol.errors import ProtocolError
-from protocol.events import AssetRegister
+from protocol.events import AssetRegister, decode_event
 
 from ..config import P2PConfig
 from ..importer import BlockImporter
 from ..intake import EventIntake
 from ..ledger import Ledger
+from ..mempool import Mempool
 from ..sync import Syncer
 from . import messages
 from .content_exchange import ContentExchange, FetchError
@@ -47,6 +48,7 @@ class NetworkService:
         key_pair: KeyPair,
         ledger: Ledger,
         intake: EventIntake,
+        mempool: Mempool,
         importer: BlockImporter,
         content: Any,
         *,
@@ -56,20 +58,27 @@ class NetworkService:
         self._config = config
         self._ledger = ledger
         self._intake = intake
+        self._mempool = mempool
         self._importer = importer
         self._replicate = replicate
+        self._key_pair = key_pair
         self.host = P2PHost(key_pair, config.listen)
         self.peers = PeerBook()
+        self._event_queue: asyncio.Queue = asyncio.Queue()
+        self._block_queue: asyncio.Queue = asyncio.Queue()
+        self._stopping = False
         tag = messages.network_tag(ledger.genesis.hash)
         self._sync_protocol = messages.sync_protocol(tag)
         self._content_protocol = messages.content_protocol(tag)
+        self._events_protocol = messages.events_protocol(tag)
         self._events_topic = messages.events_topic(tag)
         self._blocks_topic = messages.blocks_topic(tag)
         self.syncer = Syncer(ledger, importer, self.peers, self._sync_request, self.penalize)
-        self.content = ContentExchange(content, self._content_request, self.penalize, self.host.peers, max_content_bytes)
+        self.content = ContentExchange(content, self._content_request, self.penalize, lambda: self.host.peers(), max_content_bytes)
         self._batcher = EventBatcher(lambda data: self.host.publish(self._events_topic, data))
         self._replication: asyncio.Queue[str] = asyncio.Queue()
-        self._tasks: list[asyncio.Task] = []
+        self.peering = True
+        """While False, the node holds no connections: an operator's switch (and the tests' partition)."""
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -77,6 +86,7 @@ class NetworkService:
         host = self.host
         await host.start()
         loop = asyncio.get_running_loop()
+        banned = self.peers.banned
 
         def strike(peer: str, reason: str) -> None:  # from the network thread
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self.penalize(peer, PENALTY_INVALID_GOSSIP, reason)))
@@ -84,8 +94,9 @@ class NetworkService:
         await host.serve(messages.STATUS_PROTOCOL, self._serve_status)
         await host.serve(self._sync_protocol, self._serve_sync)
         await host.serve(self._content_protocol, self.content.serve)
-        self._event_queue = await host.subscribe(self._events_topic, event_batch_validator(strike))
-        self._block_queue = await host.subscribe(self._blocks_topic, block_validator(strike, self._ledger.authorities_at))
+        await host.serve(self._events_protocol, self._serve_events)
+        await host.subscribe(self._events_topic, event_batch_validator(strike, banned), self._event_queue)
+        await host.subscribe(self._blocks_topic, block_validator(strike, banned, self._ledger.authorities_at), self._block_queue)
         host.on_connected(self._on_connected)
         host.on_disconnected(self.peers.disconnected)
         log.info("p2p listening on %s", ", ".join(host.addresses))
@@ -103,12 +114,26 @@ class NetworkService:
             tasks.create_task(self._replicate_loop())
 
     async def stop(self) -> None:
+        self._stopping = True
         await self.host.stop()
 
     async def _watch_host(self) -> None:
-        assert self.host.stopped is not None
-        await asyncio.shield(self.host.stopped)
-        raise P2PError("the network thread stopped unexpectedly")
+        """Restart networking if py-libp2p's thread dies: a peer must never take the node down."""
+        while True:
+            assert self.host.stopped is not None
+            try:
+                await asyncio.shield(self.host.stopped)
+                reason = "it stopped"
+            except BaseException as exc:  # whatever killed the network thread
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                reason = repr(exc)
+            if self._stopping:
+                return
+            log.error("the network failed (%s); restarting it", reason)
+            await asyncio.sleep(RECONNECT_MIN_S)
+            self.host = P2PHost(self._key_pair, self._config.listen)
+            await self.start()
 
     # --- what the rest of the node calls ------------------------------------------------------
 
@@ -128,6 +153,19 @@ class NetworkService:
 
     def status_json(self) -> dict[str, Any]:
         return {"peer_id": self.host.peer_id, "addresses": self.host.addresses, "peers": self.host.peers()}
+
+    async def set_peering(self, enabled: bool) -> None:
+        """Cut the node off from every peer, or let it reconnect."""
+        self.peering = enabled
+        if not enabled:
+            await asyncio.gather(*(self._disconnect(peer) for peer in self.host.peers()))
+        log.warning("peering %s", "enabled" if enabled else "disabled: the node is cut off from its peers")
+
+    async def _disconnect(self, peer: str) -> None:
+        try:
+            await self.host.disconnect(peer)
+        except P2PError as exc:
+            log.debug("disconnecting %s: %s", peer, exc.message)
 
     async def penalize(self, peer: str, penalty: int, reason: str) -> None:
         if self.peers.penalize(peer, penalty, reason):
@@ -174,7 +212,7 @@ class NetworkService:
         except P2PError:
             pass
 
-    async def _exchange_status(self, peer: str) -> None:
+    async def _exchange_status(self, peer: str) -> bool:
         try:
             answer = await self.host.request(
                 peer, messages.STATUS_PROTOCOL, self._our_status().encode(), timeout=HANDSHAKE_TIMEOUT_S
@@ -182,24 +220,62 @@ class NetworkService:
             status = messages.decode_status(answer)
         except P2PError as exc:
             log.debug("status exchange with %s failed: %s", peer, exc.message)
-            return
+            return False
         except ProtocolError as exc:
             await self.penalize(peer, PENALTY_INVALID_GOSSIP, f"malformed status: {exc.message}")
-            return
+            return False
         if self._accept_status(peer, status):
             self.syncer.poke()
+            return True
+        return False
+
+    async def _greet(self, peer: str) -> None:
+        """First contact: exchange status, then hand over the events waiting here."""
+        if await self._exchange_status(peer):
+            await self._share_waiting_events(peer)
+
+    async def _share_waiting_events(self, peer: str) -> None:
+        waiting = [event.raw for event in self._mempool.waiting_events()]
+        for start in range(0, len(waiting), messages.MAX_EVENT_BATCH):
+            batch = messages.encode_event_batch(waiting[start:start + messages.MAX_EVENT_BATCH])
+            try:
+                await self.host.request(peer, self._events_protocol, batch)
+            except P2PError as exc:
+                log.debug("handing waiting events to %s failed: %s", peer, exc.message)
+                return
+
+    async def _serve_events(self, peer: str, request: bytes) -> bytes:
+        try:
+            events = [decode_event(raw) for raw in messages.decode_event_batch(request)]
+        except ProtocolError as exc:
+            await self.penalize(peer, PENALTY_INVALID_GOSSIP, f"invalid event hand-over: {exc.message}")
+            return b""
+        for event in events:
+            try:
+                self._intake.submit_event(event)
+            except ProtocolError:
+                pass  # known, included, or refused by our state
+        return b""
 
     def _on_connected(self, peer: str) -> None:
         if peer in self.peers.banned:
             asyncio.ensure_future(self._drop_foreign(peer))
             return
+        if not self.peering:
+            asyncio.ensure_future(self._disconnect(peer))
+            return
         self.peers.connected(peer)
-        asyncio.ensure_future(self._exchange_status(peer))
+        asyncio.ensure_future(self._greet(peer))
 
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(STATUS_INTERVAL_S)
-            await asyncio.gather(*(self._exchange_status(peer) for peer in self.host.peers()))
+            # A dial already under way when a peer was banned (or peering was switched off)
+            # can still complete: sweep such connections here.
+            unwanted = [peer for peer in self.host.peers() if peer in self.peers.banned or not self.peering]
+            await asyncio.gather(*(self._disconnect(peer) for peer in unwanted))
+            wanted = [peer for peer in self.host.peers() if peer not in unwanted]
+            await asyncio.gather(*(self._exchange_status(peer) for peer in wanted))
 
     async def _reconnect_loop(self) -> None:
         """Keep every bootstrap peer connected, redialling with backoff while it is away."""
@@ -211,6 +287,9 @@ class NetworkService:
         next_try = {peer: 0.0 for peer in wanted}
         loop = asyncio.get_running_loop()
         while True:
+            await asyncio.sleep(0.25)
+            if not self.peering:
+                continue
             connected = set(self.host.peers())
             now = loop.time()
             for peer, address in wanted.items():
@@ -228,7 +307,6 @@ class NetworkService:
                     log.debug("dialing %s failed: %r", address, exc)
                     delay[peer] = min(delay[peer] * 2, RECONNECT_MAX_S)
                 next_try[peer] = now + delay[peer] * random.uniform(0.8, 1.2)
-            await asyncio.sleep(0.25)
 
     # --- gossip -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ ROUTES = [
     ("GET", "/v1/genesis", chain_api.get_genesis, "The genesis this node runs"),
     ("GET", "/v1/peers", chain_api.get_peers, "Connected peers: their head, finality and score"),
     ("GET", "/v1/sync", chain_api.get_sync, "Sync state: head, the best known peer head"),
+    ("POST", "/v1/admin/peering", chain_api.set_peering, "Cut the node off from its peers or reconnect (loopback only)"),
     ("POST", "/v1/events", chain_api.submit_event, "Submit a signed event (application/msgpack)"),
     ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
     ("GET", "/v1/blocks/{ref}", chain_api.get_block, "A block by height, hash, 'head' or 'finalized'"),

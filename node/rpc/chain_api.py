@@ -36,6 +36,7 @@ async def get_status(request: web.Request) -> web.Response:
             "node_id": services.node_id,
             "peers": services.network.host.peers(),
             "syncing": services.network.syncer.syncing,
+            "peering": services.network.peering,
             "mempool": {"pending": services.mempool.ready_count, "queued": services.mempool.queued_count},
         }
     )
@@ -155,3 +156,19 @@ async def get_sync(request: web.Request) -> web.Response:
             "best_peer": best.peer_id if best else None,
         }
     )
+
+
+async def set_peering(request: web.Request) -> web.Response:
+    """Operator switch: cut the node off from its peers, or reconnect. Loopback clients only."""
+    if request.remote not in ("127.0.0.1", "::1"):
+        raise ApiError(403, "forbidden", "admin endpoints answer loopback clients only")
+    try:
+        body = await request.json()
+        enabled = body["enabled"]
+    except (ValueError, KeyError, TypeError):
+        raise bad_request('send {"enabled": true} or {"enabled": false} as JSON') from None
+    if not isinstance(enabled, bool):
+        raise bad_request("enabled must be true or false")
+    network = services_of(request).network
+    await network.set_peering(enabled)
+    return web.json_response({"peering": network.peering, "peers": network.host.peers()})

@@ -42,3 +42,33 @@ def start_local_node(tmp_path: Path, nodes: list[NodeProcess]) -> Callable[..., 
         return node.start()
 
     return start
+
+
+@pytest.fixture
+def start_network(tmp_path: Path, nodes: list[NodeProcess]) -> Callable[..., list[NodeProcess]]:
+    """Scaffold a local network (the first ``authorities`` nodes sign) and start ``running`` of its nodes."""
+
+    def start(
+        count: int = 3,
+        *,
+        authorities: int = 1,
+        block_period_ms: int = 200,
+        replicate: str = "authorities",
+        running: int | None = None,
+        allocations: dict[str, int] | None = None,
+    ) -> list[NodeProcess]:
+        _, scaffolded = scaffold_network(
+            tmp_path / "net",
+            nodes=count,
+            authorities=authorities,
+            block_period_ms=block_period_ms,
+            replicate=replicate,
+            allocations=allocations,
+        )
+        network = [NodeProcess(f"node{s.index}", tmp_path, config=s.config_path) for s in scaffolded]
+        nodes.extend(network)
+        for node in network[: count if running is None else running]:
+            node.start()
+        return network
+
+    return start

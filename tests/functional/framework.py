@@ -68,7 +68,7 @@ class NodeProcess:
         assert self.process is None or self.process.poll() is not None, f"{self.name} is already running"
         self.ready_file.unlink(missing_ok=True)
         log = open(self.log_path, "ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
         self.process = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
 
@@ -158,3 +158,25 @@ class NodeProcess:
             return status if status["status"] == "final" else None
 
         return wait_until(final, timeout=timeout, what=f"event {event_id} to be final on {self.name}")
+
+
+def wait_for_peers(node: NodeProcess, count: int, *, timeout: float = 30) -> None:
+    wait_until(lambda: len(node.get("/v1/status")["peers"]) >= count, timeout=timeout, what=f"{node.name} to have {count} peers")
+
+
+def sync_heads(nodes: list[NodeProcess], *, min_height: int = 0, timeout: float = 60) -> int:
+    """Wait until every node holds the same block at a common height of at least ``min_height``."""
+
+    def agreed() -> int | None:
+        heights = [node.get("/v1/status")["head_height"] for node in nodes]
+        common = min(heights)
+        if common < min_height:
+            return None
+        hashes = {node.get(f"/v1/blocks/{common}")["hash"] if common else "genesis" for node in nodes}
+        return common if len(hashes) == 1 else None
+
+    try:
+        return wait_until(agreed, timeout=timeout, what=f"{len(nodes)} nodes to agree at height >= {min_height}")
+    except AssertionError:
+        tips = {node.name: node.status() for node in nodes}
+        raise AssertionError(f"nodes did not agree; their status: {tips}") from None

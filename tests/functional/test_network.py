@@ -1,0 +1,201 @@
+"""Several real node processes on loopback: gossip, sync, content, partitions and hostile peers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from libp2p.crypto.ed25519 import create_new_key_pair
+from node.p2p import messages
+from node.p2p.host import P2PHost
+from node.scaffold import scaffold_network
+from protocol.encoding import decode, encode
+from protocol.events import ParticipantRegister
+from protocol.unixfs import root_cid_of_file
+
+from .framework import REPO, NodeProcess, sync_heads, wait_for_peers, wait_until
+from .helpers import Client, asset_body, make_wav
+
+pytestmark = pytest.mark.slow
+
+
+def event_status(node: NodeProcess, event_id: str) -> str:
+    try:
+        return node.get(f"/v1/events/{event_id}")["status"]
+    except Exception:
+        return "unknown"
+
+
+def wait_final_everywhere(nodes: list[NodeProcess], event_id: str, timeout: float = 30) -> None:
+    wait_until(
+        lambda: all(event_status(node, event_id) == "final" for node in nodes),
+        timeout=timeout,
+        what=f"event {event_id[:12]} final on every node",
+    )
+
+
+def test_an_event_submitted_anywhere_is_final_everywhere(start_network):
+    network = start_network(3)
+    for node in network:
+        wait_for_peers(node, 2)
+    for node in network:
+        client = Client(node)
+        wait_final_everywhere(network, client.send(ParticipantRegister(f"at {node.name}", ("consumer",))))
+    sync_heads(network)
+
+
+def test_content_uploaded_at_one_node_is_replicated_byte_for_byte(start_network, tmp_path):
+    network = start_network(3, replicate="all")
+    origin = network[2]
+    wav = tmp_path / "song.wav"
+    wav.write_bytes(make_wav(20.0, seed=11))  # about 3.5 MB: several leaves and a dag-pb root
+    creator = Client(origin)
+    wait_final_everywhere(network, creator.send(ParticipantRegister("Ada", ("creator",))))
+    upload = creator.upload(wav.read_bytes())
+    assert upload["cid"] == root_cid_of_file(wav)
+    wait_final_everywhere(network, creator.send(asset_body(upload, creator.did)))
+    for node in network[:2]:
+        info = wait_until(lambda: _content_info(node, upload["cid"]), what=f"{node.name} to hold the content")
+        assert info == upload, "the replica has the same size and media facts"
+        stored = node.config.parent / "data" / "content" / "files" / upload["cid"]
+        assert stored.read_bytes() == wav.read_bytes()
+
+
+def _content_info(node: NodeProcess, cid: str) -> dict | None:
+    try:
+        return node.get(f"/v1/content/{cid}/info")
+    except Exception:
+        return None
+
+
+def test_a_node_started_after_1000_blocks_catches_up(start_network):
+    network = start_network(2, block_period_ms=20, running=1)
+    authority, late = network
+    client = Client(authority)
+    client.send(ParticipantRegister("early bird", ("consumer",)))
+    authority.wait_for_height(1000, timeout=120)
+    started = time.monotonic()
+    late.start()
+    height = sync_heads(network, min_height=1000, timeout=120)
+    print(f"caught up {height} blocks in {time.monotonic() - started:.1f}s")
+    assert late.get(f"/v1/accounts/{client.did}")["account"]["name"] == "early bird"
+
+
+def test_a_killed_node_restarts_and_catches_up(start_network):
+    network = start_network(3)
+    victim = network[2]
+    sync_heads(network, min_height=3)
+    victim.kill()
+    head = network[0].get("/v1/status")["head_height"]
+    event_id = Client(network[0]).send(ParticipantRegister("while you were out", ("consumer",)))
+    network[0].wait_final(event_id)
+    network[0].wait_for_height(head + 10)
+    victim.start()
+    sync_heads(network, min_height=head + 10)
+    assert event_status(victim, event_id) == "final"
+    assert victim.stop() == 0
+    verify = subprocess.run(
+        [sys.executable, "-m", "node.main", "verify", "--config", str(victim.config)], cwd=REPO, capture_output=True, text=True
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_node_cut_off_from_its_peers_converges_when_back(start_network):
+    network = start_network(3)
+    authority, _, cut_off = network
+    for node in network:
+        wait_for_peers(node, 2)
+    cut_off.request("POST", "/v1/admin/peering", body=b'{"enabled": false}', content_type="application/json")
+    wait_until(lambda: cut_off.get("/v1/status")["peers"] == [], what="the cut-off node to have no peers")
+    stranded = Client(cut_off).send(ParticipantRegister("sent while cut off", ("consumer",)))
+    height = authority.get("/v1/status")["head_height"]
+    authority.wait_for_height(height + 10)
+    assert cut_off.get("/v1/status")["head_height"] < height + 10, "a cut-off node cannot follow the chain"
+    assert cut_off.get("/v1/status")["peers"] == [], "and it accepts no connections"
+    cut_off.request("POST", "/v1/admin/peering", body=b'{"enabled": true}', content_type="application/json")
+    sync_heads(network, min_height=height + 10)
+    wait_final_everywhere(network, stranded)
+
+
+def test_peers_of_another_genesis_are_refused(start_network, tmp_path, nodes):
+    network = start_network(2)
+    wait_for_peers(network[0], 1)
+    _, (stranger_files,) = scaffold_network(tmp_path / "other", nodes=1, network_id="someone-else")
+    config = stranger_files.config_path.read_text().replace("bootstrap = [\n", f'bootstrap = [\n  "{_peer_address(network[0])}",\n')
+    stranger_files.config_path.write_text(config)
+    stranger = NodeProcess("stranger", tmp_path, config=stranger_files.config_path)
+    nodes.append(stranger)
+    stranger.start()
+    # Whichever side compares statuses first drops the connection.
+    wait_until(
+        lambda: "not ours" in stranger.log_path.read_text() + network[0].log_path.read_text(),
+        what="the two networks to notice each other",
+    )
+    stranger_id = stranger.get("/v1/status")["node_id"]
+
+    def apart() -> bool:
+        return stranger_id not in network[0].get("/v1/status")["peers"] and stranger.get("/v1/status")["peers"] == []
+
+    wait_until(apart, what="the connection between the two networks to be dropped")
+    for _ in range(3):  # and it stays dropped while both keep running
+        network[0].wait_for_height(network[0].get("/v1/status")["head_height"] + 5)
+        assert apart()
+
+
+def _peer_address(node: NodeProcess) -> str:
+    peers = node.get("/v1/peers")
+    return next(address for address in peers["addresses"] if "/tcp/" in address)
+
+
+def test_garbage_and_forged_gossip_is_dropped_and_the_node_keeps_serving(start_network):
+    network = start_network(3)
+    for node in network:
+        wait_for_peers(node, 2)
+    target = network[1]
+    genesis_hash = bytes.fromhex(target.get("/v1/status")["genesis_hash"])
+    tag = messages.network_tag(genesis_hash)
+    honest = Client(target)
+    forged = decode(Client(target).sign(ParticipantRegister("forged", ("consumer",))))
+    forged["body"]["name"] = "tampered after signing"
+    junk = [
+        (messages.events_topic(tag), os.urandom(300)),
+        (messages.events_topic(tag), encode([encode(forged)])),
+        (messages.events_topic(tag), encode([b"\x00" * 200_000] * 5)),
+        (messages.blocks_topic(tag), os.urandom(5000)),
+        (messages.blocks_topic(tag), b"\x81" * 950_000),
+    ]
+    attacker_id = asyncio.run(_attack(_peer_address(target), junk))
+
+    def attacker_scored_down() -> bool:
+        records = {peer["peer_id"]: peer for peer in target.get("/v1/peers")["peers"]}
+        return attacker_id not in records or records[attacker_id]["score"] < 0
+
+    wait_until(attacker_scored_down, what="the node to score the attacker down or drop it")
+    assert "invalid" in target.log_path.read_text()
+    # Nothing was relayed: the honest peers never saw invalid gossip from the target.
+    for node in (network[0], network[2]):
+        for peer in node.get("/v1/peers")["peers"]:
+            assert peer["score"] == 0, f"{node.name} scored {peer['peer_id']} down: {peer['recent_strikes']}"
+    # And the target still serves and follows the chain.
+    wait_final_everywhere(network, honest.send(ParticipantRegister("still fine", ("consumer",))))
+
+
+async def _attack(address: str, junk: list[tuple[str, bytes]]) -> str:
+    attacker = P2PHost(create_new_key_pair(), "/ip4/127.0.0.1/tcp/0")
+    await attacker.start()
+    try:
+        await attacker.connect(address)
+        for topic in {topic for topic, _ in junk}:
+            await attacker.subscribe(topic, lambda peer, data: True, asyncio.Queue())
+        await asyncio.sleep(2)  # let the gossip mesh form (1 s heartbeat)
+        for topic, data in junk:
+            await attacker.publish(topic, data)
+        await asyncio.sleep(1)
+        return attacker.peer_id
+    finally:
+        await attacker.stop()
