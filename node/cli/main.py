@@ -9,14 +9,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
-from . import accounts, assets, chain, keys
+from . import accounts, assets, chain, keys, testnet
 from .client import DEFAULT_NODE_URL
 from .context import Context
 from .errors import CliError, UsageError
 from .output import Output
 
 NODE_ENV = "AUDIERA_NODE"
-COMMAND_MODULES = (keys, chain, accounts, assets)
+COMMAND_MODULES = (keys, chain, accounts, assets, testnet)
 
 
 class CliParser(argparse.ArgumentParser):

@@ -180,3 +180,18 @@ def sync_heads(nodes: list[NodeProcess], *, min_height: int = 0, timeout: float 
     except AssertionError:
         tips = {node.name: node.status() for node in nodes}
         raise AssertionError(f"nodes did not agree; their status: {tips}") from None
+
+
+def event_status(node: NodeProcess, event_id: str) -> str:
+    try:
+        return node.get(f"/v1/events/{event_id}")["status"]
+    except (OSError, RpcError):
+        return "unknown"
+
+
+def wait_final_everywhere(nodes: list[NodeProcess], event_id: str, timeout: float = 30) -> None:
+    wait_until(
+        lambda: all(event_status(node, event_id) == "final" for node in nodes),
+        timeout=timeout,
+        what=f"event {event_id[:12]} final on every node",
+    )

@@ -18,25 +18,10 @@ from protocol.encoding import decode, encode
 from protocol.events import ParticipantRegister
 from protocol.unixfs import root_cid_of_file
 
-from .framework import REPO, NodeProcess, sync_heads, wait_for_peers, wait_until
+from .framework import REPO, NodeProcess, event_status, sync_heads, wait_final_everywhere, wait_for_peers, wait_until
 from .helpers import Client, asset_body, make_wav
 
 pytestmark = pytest.mark.slow
-
-
-def event_status(node: NodeProcess, event_id: str) -> str:
-    try:
-        return node.get(f"/v1/events/{event_id}")["status"]
-    except Exception:
-        return "unknown"
-
-
-def wait_final_everywhere(nodes: list[NodeProcess], event_id: str, timeout: float = 30) -> None:
-    wait_until(
-        lambda: all(event_status(node, event_id) == "final" for node in nodes),
-        timeout=timeout,
-        what=f"event {event_id[:12]} final on every node",
-    )
 
 
 def test_an_event_submitted_anywhere_is_final_everywhere(start_network):
