@@ -66,6 +66,10 @@ class Mempool:
             return QUEUED
         return None
 
+    def holds(self, event_id: bytes) -> bool:
+        """Is the event waiting here (and so already verified)? Safe to call from the network thread."""
+        return event_id in self._ready or event_id in self._queued_ids
+
     def get(self, event_id: bytes) -> Event | None:
         if event_id in self._ready:
             return self._ready[event_id]

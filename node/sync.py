@@ -28,7 +28,16 @@ BATCH = 128
 
 
 class Syncer:
-    def __init__(self, ledger: Ledger, importer: BlockImporter, peers: PeerBook, request: Requester, penalize: Penalizer) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        importer: BlockImporter,
+        peers: PeerBook,
+        request: Requester,
+        penalize: Penalizer,
+        already_verified: Callable[[bytes], bool],
+    ) -> None:
+        self._already_verified = already_verified
         self._ledger = ledger
         self._importer = importer
         self._peers = peers
@@ -74,7 +83,7 @@ class Syncer:
             return False
         for raw in raw_blocks:
             try:
-                block = decode_block(raw)
+                block = decode_block(raw, already_verified=self._already_verified)
                 if block.height <= self._ledger.head.height:
                     continue  # arrived meanwhile by gossip
                 self._importer.import_block(block)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from .encoding import decode, encode, sha256
 from .errors import InvalidBlock, ProtocolError
@@ -132,11 +132,19 @@ def encode_block(block: Block) -> bytes:
     return encode({"header": block.header.to_wire(), "events": [event.raw for event in block.events]})
 
 
-def decode_block(data: bytes, *, max_bytes: int = MAX_BLOCK_BYTES, verify: bool = True) -> Block:
+def decode_block(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_BLOCK_BYTES,
+    verify: bool = True,
+    already_verified: Callable[[bytes], bool] | None = None,
+) -> Block:
     """Strictly decode a block, verify its signature, every event's, and the events root.
 
     What depends on chain state (proposer's turn, parent, state root) is checked on import.
     ``verify=False`` skips the signatures, only for bytes this node stored after verifying them.
+    ``already_verified(event_id)`` names events whose exact signed bytes this node has
+    verified before (an id is the hash of those bytes), so their signatures are not checked twice.
     """
     if len(data) > max_bytes:
         raise InvalidBlock(f"block is {len(data)} bytes; the limit is {max_bytes}")
@@ -152,7 +160,8 @@ def decode_block(data: bytes, *, max_bytes: int = MAX_BLOCK_BYTES, verify: bool 
         if not isinstance(raw, bytes):
             raise InvalidBlock(f"block.events[{index}] must be an encoded event")
         try:
-            events.append(decode_event(raw, verify=verify))
+            known = already_verified is not None and already_verified(sha256(raw))
+            events.append(decode_event(raw, verify=verify and not known))
         except ProtocolError as exc:
             raise InvalidBlock(f"block.events[{index}]: {exc.message}") from None
     block = Block(header=header, events=tuple(events))

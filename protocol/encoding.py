@@ -55,8 +55,44 @@ def _utf8(text: str) -> bytes:
         raise DecodeError("text contains a lone surrogate and has no UTF-8 form") from None
 
 
+def _sorted_maps(value: Any, depth: int = 0) -> Any:
+    """The fast path of ``_canonical``: sort maps, refuse what msgpack would accept but we do not.
+
+    Text keys sorted as Python strings are sorted by their UTF-8 bytes too (UTF-8
+    preserves code point order), so no per-key encoding is needed. Anything unusual
+    (a non-text key, a big integer, a lone surrogate) makes msgpack or this raise, and
+    ``encode`` then takes the slow path, whose error says exactly what is wrong.
+    """
+    kind = type(value)
+    if kind is dict:
+        if depth >= _MAX_DEPTH:
+            raise _Unusual
+        for key in value:
+            if type(key) is not str:
+                raise _Unusual
+        return {key: _sorted_maps(value[key], depth + 1) for key in sorted(value)}
+    if kind is list or kind is tuple:
+        if depth >= _MAX_DEPTH:
+            raise _Unusual
+        return [_sorted_maps(item, depth + 1) for item in value]
+    if kind not in _PLAIN_LEAVES:
+        raise _Unusual
+    return value
+
+
+class _Unusual(Exception):
+    pass
+
+
+_PLAIN_LEAVES = frozenset({str, bytes, int, bool, type(None)})
+
+
 def encode(value: Any) -> bytes:
     """Encode ``value`` canonically. Raises DecodeError for values with no canonical form."""
+    try:
+        return msgpack.packb(_sorted_maps(value), use_bin_type=True)
+    except (_Unusual, TypeError, ValueError, OverflowError, UnicodeEncodeError):
+        pass
     return msgpack.packb(_canonical(value), use_bin_type=True)
 
 

@@ -8,6 +8,7 @@ another (a block header). See ``Domain``.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 import nacl.exceptions
@@ -54,6 +55,7 @@ def b58decode(text: str) -> bytes:
     return b"\x00" * leading + body
 
 
+@functools.lru_cache(maxsize=65536)
 def did_from_public_key(public_key: bytes) -> str:
     """The did:key name of an Ed25519 public key (``did:key:z6Mk…``)."""
     if len(public_key) != PUBLIC_KEY_SIZE:
@@ -63,7 +65,14 @@ def did_from_public_key(public_key: bytes) -> str:
 
 def public_key_from_did(did: str) -> bytes:
     """The public key a did:key names; raises InvalidKey for anything but an Ed25519 did:key."""
-    if not isinstance(did, str) or not did.startswith(_DID_PREFIX):
+    if not isinstance(did, str):
+        raise InvalidKey(f"{did!r} is not a did:key (expected 'did:key:z6Mk…')")
+    return _public_key_from_did(did)
+
+
+@functools.lru_cache(maxsize=65536)  # the same accounts sign again and again
+def _public_key_from_did(did: str) -> bytes:
+    if not did.startswith(_DID_PREFIX):
         raise InvalidKey(f"{did!r} is not a did:key (expected 'did:key:z6Mk…')")
     raw = b58decode(did[len(_DID_PREFIX):])
     if len(raw) != 2 + PUBLIC_KEY_SIZE or not raw.startswith(_ED25519_MULTICODEC):

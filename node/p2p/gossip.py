@@ -52,13 +52,16 @@ def event_batch_validator(strike: Strike, banned: AbstractSet[str]) -> Callable[
 
 
 def block_validator(
-    strike: Strike, banned: AbstractSet[str], authorities: Callable[[int], tuple[str, ...]]
+    strike: Strike,
+    banned: AbstractSet[str],
+    authorities: Callable[[int], tuple[str, ...]],
+    already_verified: Callable[[bytes], bool],
 ) -> Callable[[str, bytes], bool]:
     def validate(peer: str, data: bytes) -> bool:
         if peer in banned:
             return False
         try:
-            block = decode_block(data, max_bytes=MAX_BLOCK_BYTES)
+            block = decode_block(data, max_bytes=MAX_BLOCK_BYTES, already_verified=already_verified)
         except ProtocolError as exc:
             strike(peer, f"invalid block gossip: {exc.message}")
             return False

@@ -51,6 +51,10 @@ STREAM_TIMEOUT_S = 30.0
 # ours are drained at once, so this only has to cover a burst between two drains.
 pubsub_module.SUBSCRIPTION_CHANNEL_SIZE = 4096
 
+PERF_PROTOCOL = TProtocol("/audiera/perf/1")
+MAX_PERF_BYTES = 1 << 30
+_PERF_BLOCK = bytes(256 * 1024)
+
 Validator = Callable[[str, bytes], bool]
 """(sending peer id, message data) -> accept? Runs on the network thread: keep it CPU-only."""
 RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
@@ -149,6 +153,16 @@ class P2PHost:
 
     async def request(self, peer: str, protocol: str, payload: bytes, *, timeout: float = STREAM_TIMEOUT_S) -> bytes:
         return await self._call(self._request_trio, peer, protocol, payload, timeout)
+
+    async def serve_perf(self) -> None:
+        """Answer PERF_PROTOCOL: send as many bytes as asked, on one bare stream (like libp2p perf)."""
+        await self._call(self._serve_perf_trio)
+
+    async def measure_stream(self, peer: str, size: int) -> float:
+        """Seconds to receive ``size`` bytes from ``peer`` over one stream: the transport's ceiling."""
+        if not 0 < size <= MAX_PERF_BYTES:
+            raise P2PError(f"a perf transfer is 1 to {MAX_PERF_BYTES} bytes")
+        return await self._call(self._measure_stream_trio, peer, size)
 
     async def blacklist(self, peer: str) -> None:
         """Drop a peer that misbehaved."""
@@ -320,6 +334,48 @@ class P2PHost:
         except Exception as exc:
             raise P2PError(f"{protocol} request to {peer} failed: {exc!r}") from None
 
+    async def _serve_perf_trio(self) -> None:
+        async def handle(stream: Any) -> None:
+            try:
+                with trio.fail_after(STREAM_TIMEOUT_S):
+                    header = await _read_exactly(stream, 8)
+                size = int.from_bytes(header, "big")
+                if not 0 < size <= MAX_PERF_BYTES:
+                    raise P2PError("bad perf size")
+                with trio.fail_after(STREAM_TIMEOUT_S * 10):
+                    while size:
+                        piece = _PERF_BLOCK[: min(size, len(_PERF_BLOCK))]
+                        await stream.write(piece)
+                        size -= len(piece)
+                    await stream.close()
+            except Exception as exc:  # see _serve_trio: never let a handler raise
+                log.debug("perf stream failed: %r", exc)
+                with trio.move_on_after(1):
+                    try:
+                        await stream.reset()
+                    except Exception:
+                        pass
+
+        assert self._host is not None
+        self._host.set_stream_handler(PERF_PROTOCOL, handle)
+
+    async def _measure_stream_trio(self, peer: str, size: int) -> float:
+        assert self._host is not None
+        with trio.fail_after(STREAM_TIMEOUT_S * 10):
+            started = time.perf_counter()
+            stream = await self._host.new_stream(ID.from_base58(peer), [PERF_PROTOCOL])
+            await stream.write(size.to_bytes(8, "big"))
+            received = 0
+            while received < size:
+                piece = await stream.read(1 << 20)
+                if not piece:
+                    raise P2PError(f"perf stream ended after {received} of {size} bytes")
+                received += len(piece)
+            elapsed = time.perf_counter() - started
+            with trio.move_on_after(1):
+                await stream.close()
+        return elapsed
+
     async def _blacklist_trio(self, peer: str) -> None:
         # Not Pubsub.add_to_blacklist: its teardown raises KeyError (killing the host) when
         # the peer has already gone. Callers refuse a banned peer's connections and messages.
@@ -354,6 +410,16 @@ class _Notifee(INotifee):
 
     async def listen_close(self, network: Any, multiaddr: Any) -> None:
         pass
+
+
+async def _read_exactly(stream: Any, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        piece = await stream.read(size - len(data))
+        if not piece:
+            raise P2PError("stream ended early")
+        data += piece
+    return data
 
 
 def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:

@@ -16,7 +16,9 @@ ROUTES = [
     ("GET", "/v1/peers", chain_api.get_peers, "Connected peers: their head, finality and score"),
     ("GET", "/v1/sync", chain_api.get_sync, "Sync state: head, the best known peer head"),
     ("POST", "/v1/admin/peering", chain_api.set_peering, "Cut the node off from its peers or reconnect (loopback only)"),
+    ("POST", "/v1/admin/perf", chain_api.measure_peer_stream, "Throughput of one bare stream from a peer (loopback only)"),
     ("POST", "/v1/events", chain_api.submit_event, "Submit a signed event (application/msgpack)"),
+    ("POST", "/v1/events/batch", chain_api.submit_event_batch, "Submit many signed events (a MessagePack array)"),
     ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
     ("GET", "/v1/blocks/{ref}", chain_api.get_block, "A block by height, hash, 'head' or 'finalized'"),
     ("GET", "/v1/headers", chain_api.list_headers, "Canonical headers from a height"),
@@ -24,6 +26,7 @@ ROUTES = [
     ("GET", "/v1/accounts/{did}", registry_api.get_account_with_activity, "An account with its activity"),
     ("POST", "/v1/content", content_api.upload_content, "Upload content (streamed); returns its CID and media facts"),
     ("GET", "/v1/content/{cid}/info", content_api.get_content_info, "Size and media facts of stored content"),
+    ("POST", "/v1/content/{cid}/fetch", content_api.fetch_content, "Fetch content from peers and keep it here"),
 ]
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from protocol.blocks import Block
+from protocol.errors import ProtocolError
 from protocol.events import MAX_EVENT_BYTES
 
+from ..p2p.host import P2PError
+from ..p2p.messages import decode_event_batch
 from . import params
 from .context import services_of
 from .errors import ApiError, bad_request, not_found
@@ -54,6 +57,31 @@ async def submit_event(request: web.Request) -> web.Response:
         {"id": submitted.event.id.hex(), "status": submitted.admission.status, "known": submitted.admission.known},
         status=202,
     )
+
+
+MAX_BATCH_EVENTS = 1000
+
+
+async def submit_event_batch(request: web.Request) -> web.Response:
+    """Many signed events in one request (a MessagePack array of their bytes); a result for each."""
+    services = services_of(request)
+    if request.content_type not in MSGPACK_TYPES:
+        raise ApiError(415, "unsupported_media_type", "send a MessagePack array of signed events as application/msgpack")
+    try:
+        raws = decode_event_batch(await request.read())
+    except ProtocolError as exc:
+        raise bad_request(exc.message) from None
+    if len(raws) > MAX_BATCH_EVENTS:
+        raise ApiError(413, "too_large", f"a batch may hold at most {MAX_BATCH_EVENTS} events")
+    results: list[dict] = []
+    for raw in raws:
+        try:
+            submitted = services.intake.submit(raw)
+        except ProtocolError as exc:
+            results.append({"error": {"code": exc.code, "message": exc.message}})
+        else:
+            results.append({"id": submitted.event.id.hex(), "status": submitted.admission.status})
+    return web.json_response({"results": results, "accepted": sum("id" in result for result in results)})
 
 
 async def get_event(request: web.Request) -> web.Response:
@@ -172,3 +200,21 @@ async def set_peering(request: web.Request) -> web.Response:
     network = services_of(request).network
     await network.set_peering(enabled)
     return web.json_response({"peering": network.peering, "peers": network.host.peers()})
+
+
+async def measure_peer_stream(request: web.Request) -> web.Response:
+    """Throughput of one bare libp2p stream from a peer: the transport's ceiling. Loopback clients only."""
+    if request.remote not in ("127.0.0.1", "::1"):
+        raise ApiError(403, "forbidden", "admin endpoints answer loopback clients only")
+    try:
+        body = await request.json()
+        peer, size = body["peer"], body["bytes"]
+    except (ValueError, KeyError, TypeError):
+        raise bad_request('send {"peer": PEER_ID, "bytes": N} as JSON') from None
+    if not isinstance(peer, str) or not isinstance(size, int):
+        raise bad_request("peer must be a peer id and bytes a whole number")
+    try:
+        seconds = await services_of(request).network.host.measure_stream(peer, size)
+    except P2PError as exc:
+        raise ApiError(502, "perf_failed", exc.message) from None
+    return web.json_response({"peer": peer, "bytes": size, "seconds": seconds, "mb_s": size / seconds / 1e6})

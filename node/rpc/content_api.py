@@ -10,6 +10,7 @@ from aiohttp import web
 from storage.errors import ContentError
 
 from ..media import probe_media
+from ..p2p.content_exchange import FetchError
 from . import params
 from .context import services_of
 from .errors import ApiError, not_found
@@ -77,4 +78,15 @@ async def get_content_info(request: web.Request) -> web.Response:
     info = services.content.info(cid)
     if info is None:
         raise not_found(f"content {cid}")
+    return web.json_response(info.to_wire())
+
+
+async def fetch_content(request: web.Request) -> web.Response:
+    """Fetch content from peers and keep it here (as ``ipfs pin add`` does); returns its facts."""
+    services = services_of(request)
+    cid = params.cid_param(request.match_info["cid"])
+    try:
+        info = await services.network.content.fetch(cid)
+    except FetchError as exc:
+        raise ApiError(502, "fetch_failed", exc.message) from None
     return web.json_response(info.to_wire())
