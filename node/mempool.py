@@ -66,9 +66,9 @@ class Mempool:
             return QUEUED
         return None
 
-    def holds(self, event_id: bytes) -> bool:
-        """Is the event waiting here (and so already verified)? Safe to call from the network thread."""
-        return event_id in self._ready or event_id in self._queued_ids
+    def verified(self, event_id: bytes) -> Event | None:
+        """A ready event by id (decoded and verified on arrival); safe to call from the network thread."""
+        return self._ready.get(event_id)
 
     def get(self, event_id: bytes) -> Event | None:
         if event_id in self._ready:

@@ -13,6 +13,7 @@ from typing import Awaitable, Callable
 
 from protocol.blocks import decode_block
 from protocol.errors import ProtocolError
+from protocol.events import Event
 
 from .importer import BlockImporter
 from .ledger import Ledger
@@ -35,9 +36,9 @@ class Syncer:
         peers: PeerBook,
         request: Requester,
         penalize: Penalizer,
-        already_verified: Callable[[bytes], bool],
+        known_events: Callable[[bytes], Event | None],
     ) -> None:
-        self._already_verified = already_verified
+        self._known_events = known_events
         self._ledger = ledger
         self._importer = importer
         self._peers = peers
@@ -83,7 +84,7 @@ class Syncer:
             return False
         for raw in raw_blocks:
             try:
-                block = decode_block(raw, already_verified=self._already_verified)
+                block = decode_block(raw, known_events=self._known_events)
                 if block.height <= self._ledger.head.height:
                     continue  # arrived meanwhile by gossip
                 self._importer.import_block(block)

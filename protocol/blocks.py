@@ -137,14 +137,15 @@ def decode_block(
     *,
     max_bytes: int = MAX_BLOCK_BYTES,
     verify: bool = True,
-    already_verified: Callable[[bytes], bool] | None = None,
+    known_events: Callable[[bytes], Event | None] | None = None,
 ) -> Block:
     """Strictly decode a block, verify its signature, every event's, and the events root.
 
     What depends on chain state (proposer's turn, parent, state root) is checked on import.
     ``verify=False`` skips the signatures, only for bytes this node stored after verifying them.
-    ``already_verified(event_id)`` names events whose exact signed bytes this node has
-    verified before (an id is the hash of those bytes), so their signatures are not checked twice.
+    ``known_events(event_id)`` returns events this node has already decoded and verified
+    (those waiting in its mempool): an id is the hash of the exact signed bytes, so such an
+    event is taken as it is instead of being decoded and its signature checked again.
     """
     if len(data) > max_bytes:
         raise InvalidBlock(f"block is {len(data)} bytes; the limit is {max_bytes}")
@@ -160,8 +161,8 @@ def decode_block(
         if not isinstance(raw, bytes):
             raise InvalidBlock(f"block.events[{index}] must be an encoded event")
         try:
-            known = already_verified is not None and already_verified(sha256(raw))
-            events.append(decode_event(raw, verify=verify and not known))
+            known = known_events(sha256(raw)) if known_events is not None else None
+            events.append(known if known is not None else decode_event(raw, verify=verify))
         except ProtocolError as exc:
             raise InvalidBlock(f"block.events[{index}]: {exc.message}") from None
     block = Block(header=header, events=tuple(events))

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AbstractSet, Awaitable, Callable
+import threading
+from typing import AbstractSet, Any, Awaitable, Callable
 
 from protocol.blocks import MAX_BLOCK_BYTES, Block, decode_block
+from protocol.encoding import sha256
 from protocol.errors import ProtocolError
 from protocol.events import MAX_EVENT_BYTES, Event, decode_event
 
@@ -33,7 +35,31 @@ Strike = Callable[[str, str], None]
 """(forwarding peer, reason): called on the network thread; must only schedule work."""
 
 
-def event_batch_validator(strike: Strike, banned: AbstractSet[str]) -> Callable[[str, bytes], bool]:
+class Validated:
+    """What validators decoded, kept briefly for the consumer so nothing is decoded twice.
+
+    Validators run on the network thread and consumers on the asyncio loop: a lock guards it.
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
+        self._items: dict[bytes, Any] = {}
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def put(self, data: bytes, decoded: Any) -> None:
+        with self._lock:
+            self._items[sha256(data)] = decoded
+            while len(self._items) > self._capacity:
+                del self._items[next(iter(self._items))]
+
+    def take(self, data: bytes) -> Any:
+        with self._lock:
+            return self._items.pop(sha256(data), None)
+
+
+def event_batch_validator(
+    strike: Strike, banned: AbstractSet[str], validated: Validated, known_events: Callable[[bytes], Event | None]
+) -> Callable[[str, bytes], bool]:
     def validate(peer: str, data: bytes) -> bool:
         if peer in banned:
             return False
@@ -41,11 +67,14 @@ def event_batch_validator(strike: Strike, banned: AbstractSet[str]) -> Callable[
             strike(peer, f"event batch of {len(data)} bytes is over the limit")
             return False
         try:
+            events = []
             for raw in decode_event_batch(data):
-                decode_event(raw)
+                known = known_events(sha256(raw))
+                events.append(known if known is not None else decode_event(raw))
         except ProtocolError as exc:
             strike(peer, f"invalid event gossip: {exc.message}")
             return False
+        validated.put(data, events)
         return True
 
     return validate
@@ -55,31 +84,35 @@ def block_validator(
     strike: Strike,
     banned: AbstractSet[str],
     authorities: Callable[[int], tuple[str, ...]],
-    already_verified: Callable[[bytes], bool],
+    validated: Validated,
+    known_events: Callable[[bytes], Event | None],
 ) -> Callable[[str, bytes], bool]:
     def validate(peer: str, data: bytes) -> bool:
         if peer in banned:
             return False
         try:
-            block = decode_block(data, max_bytes=MAX_BLOCK_BYTES, already_verified=already_verified)
+            block = decode_block(data, max_bytes=MAX_BLOCK_BYTES, known_events=known_events)
         except ProtocolError as exc:
             strike(peer, f"invalid block gossip: {exc.message}")
             return False
         if block.header.proposer not in authorities(block.height):
             strike(peer, f"block {block.height} gossiped from a non-authority {block.header.proposer}")
             return False
+        validated.put(data, block)
         return True
 
     return validate
 
 
-def decode_validated_events(data: bytes) -> list[Event]:
-    """Events of a batch the validator accepted: signatures were checked there."""
-    return [decode_event(raw, verify=False) for raw in decode_event_batch(data)]
+def validated_events(validated: Validated, data: bytes) -> list[Event]:
+    """Events of a batch the validator accepted (their signatures were checked there)."""
+    events = validated.take(data)
+    return events if events is not None else [decode_event(raw, verify=False) for raw in decode_event_batch(data)]
 
 
-def decode_validated_block(data: bytes) -> Block:
-    return decode_block(data, verify=False)
+def validated_block(validated: Validated, data: bytes) -> Block:
+    block = validated.take(data)
+    return block if block is not None else decode_block(data, verify=False)
 
 
 class EventBatcher:

@@ -28,7 +28,7 @@ from ..mempool import Mempool
 from ..sync import Syncer
 from . import messages
 from .content_exchange import ContentExchange, FetchError
-from .gossip import EventBatcher, block_validator, decode_validated_block, decode_validated_events, event_batch_validator
+from .gossip import EventBatcher, Validated, block_validator, event_batch_validator, validated_block, validated_events
 from .host import MAX_FRAME, P2PError, P2PHost
 from .peers import PENALTY_INVALID_GOSSIP, PeerBook
 
@@ -66,6 +66,7 @@ class NetworkService:
         self.peers = PeerBook()
         self._event_queue: asyncio.Queue = asyncio.Queue()
         self._block_queue: asyncio.Queue = asyncio.Queue()
+        self._validated = Validated()
         self._stopping = False
         tag = messages.network_tag(ledger.genesis.hash)
         self._sync_protocol = messages.sync_protocol(tag)
@@ -73,7 +74,7 @@ class NetworkService:
         self._events_protocol = messages.events_protocol(tag)
         self._events_topic = messages.events_topic(tag)
         self._blocks_topic = messages.blocks_topic(tag)
-        self.syncer = Syncer(ledger, importer, self.peers, self._sync_request, self.penalize, mempool.holds)
+        self.syncer = Syncer(ledger, importer, self.peers, self._sync_request, self.penalize, mempool.verified)
         self.content = ContentExchange(content, self._content_request, self.penalize, lambda: self.host.peers(), max_content_bytes)
         self._batcher = EventBatcher(lambda data: self.host.publish(self._events_topic, data))
         self._replication: asyncio.Queue[str] = asyncio.Queue()
@@ -96,8 +97,11 @@ class NetworkService:
         await host.serve(self._content_protocol, self.content.serve)
         await host.serve(self._events_protocol, self._serve_events)
         await host.serve_perf()
-        await host.subscribe(self._events_topic, event_batch_validator(strike, banned), self._event_queue)
-        await host.subscribe(self._blocks_topic, block_validator(strike, banned, self._ledger.authorities_at, self._mempool.holds), self._block_queue)
+        known = self._mempool.verified
+        events_validator = event_batch_validator(strike, banned, self._validated, known)
+        blocks_validator = block_validator(strike, banned, self._ledger.authorities_at, self._validated, known)
+        await host.subscribe(self._events_topic, events_validator, self._event_queue)
+        await host.subscribe(self._blocks_topic, blocks_validator, self._block_queue)
         host.on_connected(self._on_connected)
         host.on_disconnected(self.peers.disconnected)
         log.info("p2p listening on %s", ", ".join(host.addresses))
@@ -320,7 +324,7 @@ class NetworkService:
     async def _consume_events(self) -> None:
         while True:
             message = await self._event_queue.get()
-            for event in decode_validated_events(message.data):
+            for event in validated_events(self._validated, message.data):
                 try:
                     self._intake.submit_event(event)
                 except ProtocolError:
@@ -329,7 +333,7 @@ class NetworkService:
     async def _consume_blocks(self) -> None:
         while True:
             message = await self._block_queue.get()
-            block = decode_validated_block(message.data)
+            block = validated_block(self._validated, message.data)
             head = self._ledger.head
             if block.header.parent == head.hash and block.height == head.height + 1:
                 try:
