@@ -165,6 +165,13 @@ class Mempool:
 
     def on_new_head(self, included: Iterable[bytes], context: BlockContext) -> None:
         """Forget included events and re-apply the rest on the new state."""
+        included = list(included)
+        if self._is_ready_prefix(included):
+            # The block applied exactly our first events, in our order: the pending state
+            # (chain + every ready event) is unchanged, so nothing needs re-applying.
+            for event_id in included:
+                del self._ready[event_id]
+            return
         for event_id in included:
             self._ready.pop(event_id, None)
         remaining = list(self._ready.values())
@@ -180,6 +187,11 @@ class Mempool:
         for author in list(self._queued):
             self._drop_stale(author)
             self._promote(author, context)
+
+    def _is_ready_prefix(self, event_ids: list[bytes]) -> bool:
+        if len(event_ids) > len(self._ready):
+            return False
+        return all(mine == theirs for mine, theirs in zip(self._ready, event_ids))
 
     def _drop_stale(self, author: str) -> None:
         applied = get_account(self._overlay, author).nonce

@@ -26,6 +26,8 @@ log = logging.getLogger("audiera.sync")
 Requester = Callable[[str, bytes], Awaitable[bytes]]
 Penalizer = Callable[[str, int, str], Awaitable[None]]
 BATCH = 128
+GOSSIP_LAG_BLOCKS = 2
+GOSSIP_GRACE_S = 3.0
 
 
 class Syncer:
@@ -56,11 +58,22 @@ class Syncer:
         self._wake.set()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        progress = (self._ledger.head.height, loop.time())
         while True:
             await self._wake.wait()
             self._wake.clear()
             while (peer := self._peers.best_ahead_of(self._ledger.head.height)) is not None:
-                self.target_height = max(self.target_height, peer.status.head_height)  # type: ignore[union-attr]
+                head = self._ledger.head.height
+                if head != progress[0]:
+                    progress = (head, loop.time())
+                lag = peer.status.head_height - head  # type: ignore[union-attr]
+                self.target_height = max(self.target_height, head + lag)
+                # A block or two behind is normal while gossip delivers them: pulling the
+                # same blocks again would only double the work. Sync when further behind,
+                # or when gossip has brought nothing for a while.
+                if lag <= GOSSIP_LAG_BLOCKS and loop.time() - progress[1] < GOSSIP_GRACE_S:
+                    break
                 if not await self._pull_from(peer.peer_id):
                     break
 

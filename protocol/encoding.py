@@ -115,6 +115,7 @@ def decode(data: bytes) -> Any:
             use_list=True,
             strict_map_key=True,
             ext_hook=_reject_ext,
+            object_pairs_hook=_sorted_map,
             max_str_len=limit,
             max_bin_len=limit,
             max_array_len=limit,
@@ -128,21 +129,38 @@ def decode(data: bytes) -> Any:
         raise DecodeError("text is not valid UTF-8") from None
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise DecodeError(f"not valid MessagePack: {exc}") from None
-    _reject_floats(value)
-    if encode(value) != data:
+    _check_values(value)
+    # Maps were checked to be in key order as they were read (_sorted_map) and keep that
+    # order, so packing the value again as it is gives the canonical bytes: any other
+    # difference (integer width, str against bin, a duplicate key) shows here.
+    if msgpack.packb(value, use_bin_type=True) != data:
         raise DecodeError("encoding is not canonical (map order, integer width or types differ)")
     return value
 
 
-def _reject_floats(value: Any, depth: int = 0) -> None:
-    if isinstance(value, float):
+def _sorted_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    previous = None
+    for key, _ in pairs:
+        if type(key) is not str:
+            raise DecodeError(f"map key {key!r} is not text")
+        if previous is not None and not previous < key:
+            raise DecodeError("encoding is not canonical (map keys out of order or repeated)")
+        previous = key
+    return dict(pairs)
+
+
+def _check_values(value: Any, depth: int = 0) -> None:
+    """Refuse what msgpack decodes but we do not accept: floats, timestamps, deep nesting."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        if depth >= _MAX_DEPTH:
+            raise DecodeError(f"value nests deeper than {_MAX_DEPTH} levels")
+        for item in value.values() if kind is dict else value:
+            _check_values(item, depth + 1)
+    elif kind is float:
         raise DecodeError("floating-point numbers are not allowed")
-    if isinstance(value, list):
-        for item in value:
-            _reject_floats(item, depth + 1)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _reject_floats(item, depth + 1)
+    elif kind not in _PLAIN_LEAVES:
+        raise DecodeError(f"{kind.__name__} values are not allowed")
 
 
 def sha256(data: bytes) -> bytes:

@@ -12,8 +12,8 @@ from typing import Iterator
 
 import plyvel
 
-from protocol.blocks import Block, decode_block
-from protocol.encoding import decode, encode
+from protocol.blocks import Block, Header, decode_block, peek_block
+from protocol.encoding import decode, encode, sha256
 from protocol.genesis import Genesis
 from protocol.state import BlockResult, genesis_writes, next_state_root
 
@@ -95,6 +95,17 @@ class ChainStore:
         raw = self.get_block_raw(block_hash)
         # Stored blocks were verified on the way in: decode strictly, skip the signatures.
         return None if raw is None else decode_block(raw, verify=False)
+
+    def get_header_and_event_ids(self, block_hash: bytes) -> tuple[Header, list[bytes]] | None:
+        """A block's header and its event ids, cheaply (no event is parsed)."""
+        raw = self.get_block_raw(block_hash)
+        if raw is None:
+            return None
+        header, raw_events = peek_block(raw)
+        return header, [sha256(event) for event in raw_events]
+
+    def has_event(self, event_id: bytes) -> bool:
+        return self._db.get(keys.EVENT + event_id) is not None
 
     def get_event(self, event_id: bytes) -> StoredEvent | None:
         raw = self._db.get(keys.EVENT + event_id)

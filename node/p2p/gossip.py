@@ -26,7 +26,7 @@ from .messages import MAX_EVENT_BATCH, decode_event_batch, encode_event_batch
 
 log = logging.getLogger("audiera.gossip")
 
-BATCH_WINDOW_S = 0.02
+BATCH_WINDOW_S = 0.1
 """How long the first event of a batch waits for company."""
 MAX_BATCH_BYTES = 900_000
 """Below py-libp2p's 1 MiB message limit, which it enforces by silently not sending."""
@@ -58,8 +58,15 @@ class Validated:
 
 
 def event_batch_validator(
-    strike: Strike, banned: AbstractSet[str], validated: Validated, known_events: Callable[[bytes], Event | None]
+    strike: Strike,
+    banned: AbstractSet[str],
+    validated: Validated,
+    known_events: Callable[[bytes], Event | None],
+    included: Callable[[bytes], bool],
 ) -> Callable[[str, bytes], bool]:
+    """Checks every event of a batch, except those this node already holds (verified) or
+    has already included (a block can overtake the batch that carried its events)."""
+
     def validate(peer: str, data: bytes) -> bool:
         if peer in banned:
             return False
@@ -69,8 +76,12 @@ def event_batch_validator(
         try:
             events = []
             for raw in decode_event_batch(data):
-                known = known_events(sha256(raw))
-                events.append(known if known is not None else decode_event(raw))
+                event_id = sha256(raw)
+                known = known_events(event_id)
+                if known is not None:
+                    events.append(known)
+                elif not included(event_id):
+                    events.append(decode_event(raw))
         except ProtocolError as exc:
             strike(peer, f"invalid event gossip: {exc.message}")
             return False

@@ -98,7 +98,8 @@ class NetworkService:
         await host.serve(self._events_protocol, self._serve_events)
         await host.serve_perf()
         known = self._mempool.verified
-        events_validator = event_batch_validator(strike, banned, self._validated, known)
+        included = self._ledger.chain.has_event  # LevelDB reads are safe from the network thread
+        events_validator = event_batch_validator(strike, banned, self._validated, known, included)
         blocks_validator = block_validator(strike, banned, self._ledger.authorities_at, self._validated, known)
         await host.subscribe(self._events_topic, events_validator, self._event_queue)
         await host.subscribe(self._blocks_topic, blocks_validator, self._block_queue)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from protocol.blocks import Block
 from protocol.errors import ProtocolError
 from protocol.events import MAX_EVENT_BYTES
 
@@ -115,34 +114,45 @@ async def get_event(request: web.Request) -> web.Response:
     raise not_found(f"event {event_id.hex()}")
 
 
-def _resolve_block(request: web.Request, ref: str) -> Block:
-    ledger = services_of(request).ledger
+def _resolve_block_hash(request: web.Request, ref: str) -> bytes:
+    services = services_of(request)
+    ledger = services.ledger
     if ref == "head":
-        block_hash = ledger.head.hash
-    elif ref == "finalized":
-        block_hash = ledger.finalized.hash
-    elif ref.isdigit():
+        return ledger.head.hash
+    if ref == "finalized":
+        return ledger.finalized.hash
+    if ref.isdigit():
         found = ledger.chain.hash_at(int(ref))
         if found is None:
             raise not_found(f"block at height {ref}")
-        block_hash = found
-    elif len(ref) == 64:
-        block_hash = params.hex_id(ref, "a block hash")
-    else:
-        raise bad_request(f"{ref!r} is not a block height, a block hash, 'head' or 'finalized'")
-    block = ledger.chain.get_block(block_hash)
-    if block is None:
-        if block_hash == services_of(request).genesis.hash:
+        if found == services.genesis.hash:
             raise ApiError(404, "not_found", "height 0 is the genesis, not a block; see /v1/genesis")
-        raise not_found(f"block {ref}")
-    return block
+        return found
+    if len(ref) == 64:
+        return params.hex_id(ref, "a block hash")
+    raise bad_request(f"{ref!r} is not a block height, a block hash, 'head' or 'finalized'")
 
 
 async def get_block(request: web.Request) -> web.Response:
-    block = _resolve_block(request, request.match_info["ref"])
-    final = services_of(request).ledger.is_final(block.height)
+    ref = request.match_info["ref"]
+    block_hash = _resolve_block_hash(request, ref)
     full = params.flag_param(request, "events")
-    return web.json_response(block_view(block, final=final, full_events=full))
+    chain = services_of(request).ledger.chain
+    if full:
+        block = chain.get_block(block_hash)
+        if block is None:
+            raise not_found(f"block {ref}")
+        final = services_of(request).ledger.is_final(block.height)
+        return web.json_response(block_view(block, final=final))
+    # Listing event ids needs no event parsed: each id is the hash of its bytes.
+    found = chain.get_header_and_event_ids(block_hash)
+    if found is None:
+        raise not_found(f"block {ref}")
+    header, event_ids = found
+    view = header_view(header, final=services_of(request).ledger.is_final(header.height))
+    view["event_count"] = len(event_ids)
+    view["events"] = [event_id.hex() for event_id in event_ids]
+    return web.json_response(view)
 
 
 async def list_headers(request: web.Request) -> web.Response:
@@ -153,9 +163,9 @@ async def list_headers(request: web.Request) -> web.Response:
     start, limit = int(start_raw), params.limit_param(request)
     headers = []
     for height, block_hash in ledger.chain.iter_canonical(start, start + limit):
-        block = ledger.chain.get_block(block_hash)
-        assert block is not None
-        headers.append(header_view(block.header, final=ledger.is_final(height)))
+        found = ledger.chain.get_header_and_event_ids(block_hash)
+        assert found is not None, f"canonical block {height} is missing"
+        headers.append(header_view(found[0], final=ledger.is_final(height)))
     return web.json_response({"headers": headers, "head_height": ledger.head.height})
 
 

@@ -49,10 +49,11 @@ def header_view(header: Header, *, final: bool) -> dict[str, Any]:
     }
 
 
-def block_view(block: Block, *, final: bool, full_events: bool) -> dict[str, Any]:
+def block_view(block: Block, *, final: bool) -> dict[str, Any]:
+    """A block with its events in full (the ids-only view is built from the header and ids)."""
     view = header_view(block.header, final=final)
     view["event_count"] = len(block.events)
-    view["events"] = [event_view(event) for event in block.events] if full_events else [e.hex() for e in block.event_ids]
+    view["events"] = [event_view(event) for event in block.events]
     return view
 
 
