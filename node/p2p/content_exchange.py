@@ -27,9 +27,10 @@ log = logging.getLogger("audiera.content")
 
 Requester = Callable[[str, bytes], Awaitable[bytes]]
 Penalizer = Callable[[str, int, str], Awaitable[None]]
-LEAVES_PER_REQUEST = 16
-"""16 leaves of 256 KiB: 4 MiB a response, half the frame limit."""
-REQUESTS_IN_FLIGHT = 4
+LEAVES_PER_REQUEST = 24
+"""24 leaves of 256 KiB: 6 MiB a response, within the 8 MiB frame limit. With 8 requests in
+flight this measured about 0.6 of one bare stream (16 and 4: about 0.45)."""
+REQUESTS_IN_FLIGHT = 8
 
 
 class FetchError(Exception):
