@@ -149,6 +149,17 @@ def _sorted_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     return dict(pairs)
 
 
+def decode_stored(data: bytes) -> Any:
+    """Decode a state record this node encoded itself, without the canonical re-check.
+
+    State records are only ever written by ``encode`` and read back from the node's own
+    store, so re-encoding them on every read (as ``decode`` must for untrusted input)
+    would only cost time: the rules read several records per event. Never use this for
+    bytes from a client or a peer.
+    """
+    return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+
+
 def _check_values(value: Any, depth: int = 0) -> None:
     """Refuse what msgpack decodes but we do not accept: floats, timestamps, deep nesting."""
     kind = type(value)

@@ -1,149 +1,63 @@
 """The state machine: ``apply_event(state, event, context)`` or a rejection with a reason.
 
 Pure and deterministic: state is read and written only through ``StateView`` /
-``StateOverlay``, so the same rules run on a dict in tests and on LevelDB in the node.
-Every node applies the same blocks in the same order, reaches the same writes, and so
-the same running state root (``next_state_root``).
+``StateOverlay`` (protocol/records.py), so the same rules run on a dict in tests and on
+LevelDB in the node. Every node applies the same blocks in the same order, reaches the
+same writes, and so the same running state root (``next_state_root``). The query
+indexes (catalog, licenses, lineage, royalties; keys under ``ix/``) are state too:
+they commit with their block, are undone with it and are covered by the state root.
+
+The rules of each kind live with their records: participants and assets here, the
+market (licenses, purchases, access) in protocol/market.py, models and apps in
+protocol/lineage.py. ``authority.vote`` belongs to consensus and is not enabled yet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable
 
-from .encoding import decode, encode, sha256
+from .catalog import held_asset_key, index_asset, reindex_terms, unindex_asset
+from .encoding import encode, sha256
 from .errors import Rejected
-from .events import AssetRegister, AssetTerms, AssetWithdraw, Body, Event, ParticipantRegister
+from .events import (
+    Access,
+    AppRegister,
+    AssetRegister,
+    AssetTerms,
+    AssetWithdraw,
+    Body,
+    Event,
+    LicenseGrant,
+    LicensePurchase,
+    LicenseRevoke,
+    ModelRegister,
+    ParticipantRegister,
+)
 from .genesis import Genesis
+from .lineage import apply_app_register, apply_model_register
+from .market import apply_access, apply_license_grant, apply_license_purchase, apply_license_revoke
+from .records import (  # noqa: F401  (re-exported: the state API other packages import from here)
+    ACTIVE,
+    WITHDRAWN,
+    Account,
+    AssetRecord,
+    BlockContext,
+    StateOverlay,
+    StateView,
+    Touched,
+    account_key,
+    asset_key,
+    get_account,
+    get_asset,
+    require_asset,
+    require_holder,
+    require_role,
+    set_account,
+    set_asset,
+)
 
-ACTIVE = "active"
-WITHDRAWN = "withdrawn"
 REGISTERING_ROLES = ("creator", "contributor")
-
-
-class StateView(Protocol):
-    def get(self, key: bytes) -> bytes | None: ...
-
-
-class StateOverlay:
-    """Writes pending over a base view; ``child()`` stacks another for all-or-nothing steps."""
-
-    def __init__(self, base: StateView) -> None:
-        self._base = base
-        self.writes: dict[bytes, bytes | None] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        if key in self.writes:
-            return self.writes[key]
-        return self._base.get(key)
-
-    def put(self, key: bytes, value: bytes | None) -> None:
-        self.writes[key] = value
-
-    def child(self) -> "StateOverlay":
-        return StateOverlay(self)
-
-    def merge(self, child: "StateOverlay") -> None:
-        self.writes.update(child.writes)
-
-
-@dataclass(frozen=True)
-class BlockContext:
-    """What an event is applied under: the block it goes into."""
-
-    height: int
-    ts: int
-
-
-@dataclass(frozen=True)
-class Touched:
-    """Which assets and accounts an event concerns, for the history indexes."""
-
-    assets: tuple[str, ...] = ()
-    accounts: tuple[str, ...] = ()
-
-
-# --- state records -----------------------------------------------------------------
-
-
-def account_key(did: str) -> bytes:
-    return b"acct/" + did.encode()
-
-
-def asset_key(cid: str) -> bytes:
-    return b"asset/" + cid.encode()
-
-
-@dataclass
-class Account:
-    nonce: int = 0
-    """Nonce of the author's last applied event."""
-    balance: int = 0
-    name: str = ""
-    roles: list[str] = field(default_factory=list)
-    registered_at: int = 0
-    """Height of the participant.register event; 0 while unregistered."""
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "nonce": self.nonce,
-            "balance": self.balance,
-            "name": self.name,
-            "roles": self.roles,
-            "registered_at": self.registered_at,
-        }
-
-
-def get_account(state: StateView, did: str) -> Account:
-    raw = state.get(account_key(did))
-    return Account() if raw is None else Account(**decode(raw))
-
-
-def set_account(state: StateOverlay, did: str, account: Account) -> None:
-    state.put(account_key(did), encode(account.to_wire()))
-
-
-@dataclass
-class AssetRecord:
-    registration: dict[str, Any]
-    """The asset.register body as signed."""
-    registrant: str
-    registered_at: int
-    """Height of the registration."""
-    register_event: bytes
-    terms: dict[str, Any]
-    """Terms in force (wire form)."""
-    terms_since: int
-    """Height from which ``terms`` apply."""
-    status: str = ACTIVE
-
-    def to_wire(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @property
-    def holders(self) -> list[str]:
-        return [share["account"] for share in self.registration["rights_holders"]]
-
-
-def get_asset(state: StateView, cid: str) -> AssetRecord | None:
-    raw = state.get(asset_key(cid))
-    return None if raw is None else AssetRecord(**decode(raw))
-
-
-def set_asset(state: StateOverlay, cid: str, asset: AssetRecord) -> None:
-    state.put(asset_key(cid), encode(asset.to_wire()))
-
-
-def require_asset(state: StateView, cid: str) -> AssetRecord:
-    asset = get_asset(state, cid)
-    if asset is None:
-        raise Rejected(f"asset {cid} is not registered")
-    return asset
-
-
-def require_holder(asset: AssetRecord, did: str, action: str) -> None:
-    if did not in asset.holders:
-        raise Rejected(f"only a rights holder of asset {asset.registration['cid']} may {action}")
 
 
 # --- genesis and the running state root ---------------------------------------------
@@ -223,6 +137,9 @@ def _asset_register(state: StateOverlay, event: Event, body: AssetRegister, cont
         terms_since=context.height,
     )
     set_asset(state, body.cid, record)
+    index_asset(state, record)
+    for share in body.rights_holders:
+        state.put(held_asset_key(share.account, body.cid), b"")
     return Touched(
         assets=(body.cid, *(parent.asset for parent in body.parents)),
         accounts=tuple(share.account for share in body.rights_holders),
@@ -234,9 +151,9 @@ def _asset_terms(state: StateOverlay, event: Event, body: AssetTerms, context: B
     require_holder(asset, event.author, "change its terms")
     if asset.status != ACTIVE:
         raise Rejected(f"asset {body.asset} is withdrawn")
-    asset.terms = body.terms.to_wire()
-    asset.terms_since = context.height
-    set_asset(state, body.asset, asset)
+    changed = replace(asset, terms=body.terms.to_wire(), terms_since=context.height)
+    set_asset(state, body.asset, changed)
+    reindex_terms(state, asset, changed)
     return Touched(assets=(body.asset,), accounts=tuple(asset.holders))
 
 
@@ -245,6 +162,7 @@ def _asset_withdraw(state: StateOverlay, event: Event, body: AssetWithdraw, cont
     require_holder(asset, event.author, "withdraw it")
     if asset.status != ACTIVE:
         raise Rejected(f"asset {body.asset} is already withdrawn")
+    unindex_asset(state, asset)
     asset.status = WITHDRAWN
     set_asset(state, body.asset, asset)
     return Touched(assets=(body.asset,), accounts=tuple(asset.holders))
@@ -256,6 +174,12 @@ _HANDLERS: dict[type[Body], Handler] = {
     AssetRegister: _asset_register,
     AssetTerms: _asset_terms,
     AssetWithdraw: _asset_withdraw,
+    LicenseGrant: apply_license_grant,
+    LicenseRevoke: apply_license_revoke,
+    LicensePurchase: apply_license_purchase,
+    Access: apply_access,
+    ModelRegister: apply_model_register,
+    AppRegister: apply_app_register,
 }
 
 

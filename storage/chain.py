@@ -19,6 +19,7 @@ from protocol.state import BlockResult, genesis_writes, next_state_root
 
 from . import keys
 from .errors import StorageError
+from .state_scan import StateScan
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,10 @@ class ChainStore:
         )
         for key, value in it:
             yield int.from_bytes(key[len(keys.CANONICAL):], "big"), value
+
+    def scan_state(self) -> StateScan:
+        """A read-only snapshot of the committed state for index queries (close it, or use ``with``)."""
+        return StateScan(self._db)
 
     def _require(self, key: bytes, what: str) -> bytes:
         value = self._db.get(key)

@@ -67,6 +67,12 @@ class NodeClient:
         headers = {"Content-Type": "application/msgpack", "Content-Length": str(len(raw))}
         return self._request("POST", "/v1/events", raw, headers, self._timeout)
 
+    def post_json(self, path: str, document: Any) -> Any:
+        """POST a JSON document (e.g. a preflight request) and return the JSON answer."""
+        raw = json.dumps(document).encode()
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(raw))}
+        return self._request("POST", path, raw, headers, self._timeout)
+
     def upload(self, path: Path, content_type: str, on_read: Callable[[Any], Any] | None = None) -> Any:
         """Stream a file to POST /v1/content; ``on_read`` may wrap the open file (to count progress)."""
         with open(path, "rb") as file:

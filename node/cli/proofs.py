@@ -51,7 +51,11 @@ def verify_inclusion(client: NodeClient, event_id: str, state: dict[str, Any]) -
 
 
 def _fetch_header(client: NodeClient, block_hash: str) -> Header:
-    view = client.get(f"/v1/blocks/{block_hash}")
+    return header_from_view(client.get(f"/v1/blocks/{block_hash}"), block_hash)
+
+
+def header_from_view(view: dict[str, Any], block_hash: str) -> Header:
+    """The signed header in a block or header view, checked to hash to ``block_hash`` and to carry its proposer's signature."""
     try:
         header = parse_header(
             {

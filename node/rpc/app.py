@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..services import Services
-from . import chain_api, content_api, registry_api
+from . import access_api, catalog_api, chain_api, content_api, license_api, lineage_api, registry_api, royalty_api
 from .context import SERVICES
 from .errors import error_middleware
 from .openapi import openapi_document
@@ -27,6 +27,17 @@ ROUTES = [
     ("POST", "/v1/content", content_api.upload_content, "Upload content (streamed); returns its CID and media facts"),
     ("GET", "/v1/content/{cid}/info", content_api.get_content_info, "Size and media facts of stored content"),
     ("POST", "/v1/content/{cid}/fetch", content_api.fetch_content, "Fetch content from peers and keep it here"),
+    # The data market (issue 5): search, licenses, licensed download, lineage, royalties.
+    ("GET", "/v1/catalog", catalog_api.search, "Catalog search: text and filters, sorted, paginated from indexes"),
+    ("POST", "/v1/preflight", license_api.preflight, "Per asset: may an account use it for a purpose, price, attribution"),
+    ("GET", "/v1/licenses/{id}", license_api.get_license_by_id, "A license and whether it is in force"),
+    ("GET", "/v1/accounts/{did}/licenses", license_api.list_account_licenses, "Licenses an account holds"),
+    ("GET", "/v1/assets/{cid}/licenses", license_api.list_asset_licenses, "Licenses issued on an asset"),
+    ("POST", "/v1/access", access_api.post_access, "Licensed download: a signed access event in, the content out (or 403)"),
+    ("GET", "/v1/lineage/{ref}", lineage_api.get_lineage, "Lineage of a model, app, asset or creator"),
+    ("GET", "/v1/models/{id}/proof", lineage_api.get_manifest_proof, "Proof that an asset is or is not in a model's manifest"),
+    ("GET", "/v1/royalties/{did}", royalty_api.get_royalties, "A rights holder's royalty statement for a period"),
+    ("GET", "/v1/assets/{cid}/usage", royalty_api.get_asset_usage, "An asset's usage per day"),
 ]
 
 

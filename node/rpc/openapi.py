@@ -16,7 +16,17 @@ _QUERY_DOCS = {
     "/v1/accounts/{did}": ["limit", "after"],
     "/v1/headers": ["from", "limit"],
     "/v1/blocks/{ref}": ["events"],
-}
+    "/v1/catalog": [
+        "q", "type", "genre", "tag", "creator", "isrc", "iswc", "purpose", "max_price",
+        "min_duration_ms", "max_duration_ms", "sort", "limit", "cursor",
+    ],
+    "/v1/accounts/{did}/licenses": ["asset", "limit", "cursor"],
+    "/v1/assets/{cid}/licenses": ["limit", "cursor"],
+    "/v1/lineage/{ref}": ["limit", "asset_cursor"],
+    "/v1/models/{id}/proof": ["asset"],
+    "/v1/royalties/{did}": ["period_from", "period_to"],
+    "/v1/assets/{cid}/usage": ["period_from", "period_to"],
+}  # fmt: skip
 _QUERY_PARAMS = {
     "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
     "after": {
@@ -27,7 +37,25 @@ _QUERY_PARAMS = {
     },
     "from": {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     "events": {"name": "events", "in": "query", "description": "Include full events", "schema": {"type": "boolean"}},
-}
+    # The data market's parameters (issue 5).
+    "q": {"name": "q", "in": "query", "description": "Words that title, tags, genre or description must all contain", "schema": {"type": "string"}},
+    "type": {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["track", "stem", "sample", "sound_effect", "dataset"]}},
+    "genre": {"name": "genre", "in": "query", "schema": {"type": "string"}},
+    "tag": {"name": "tag", "in": "query", "schema": {"type": "string"}},
+    "creator": {"name": "creator", "in": "query", "description": "A rights holder (did:key)", "schema": {"type": "string"}},
+    "isrc": {"name": "isrc", "in": "query", "schema": {"type": "string"}},
+    "iswc": {"name": "iswc", "in": "query", "schema": {"type": "string"}},
+    "purpose": {"name": "purpose", "in": "query", "description": "Only assets whose terms in force allow this purpose", "schema": {"type": "string"}},
+    "max_price": {"name": "max_price", "in": "query", "description": "With purpose: at most this price (0: free only)", "schema": {"type": "integer", "minimum": 0}},
+    "min_duration_ms": {"name": "min_duration_ms", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    "max_duration_ms": {"name": "max_duration_ms", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    "sort": {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["newest", "title"]}},
+    "cursor": {"name": "after", "in": "query", "description": "Hex cursor from a previous page's next", "schema": {"type": "string"}},
+    "asset_cursor": {"name": "after", "in": "query", "description": "MODEL:CID cursor from a previous page's assets.next", "schema": {"type": "string"}},
+    "asset": {"name": "asset", "in": "query", "description": "An asset id (CID)", "schema": {"type": "string"}},
+    "period_from": {"name": "from", "in": "query", "description": "First UTC day: YYYY-MM-DD or ms (default: the beginning)", "schema": {"type": "string"}},
+    "period_to": {"name": "to", "in": "query", "description": "Last UTC day, inclusive: YYYY-MM-DD or ms (default: today)", "schema": {"type": "string"}},
+}  # fmt: skip
 _BODIES = {
     ("POST", "/v1/events"): {
         "required": True,
@@ -42,6 +70,16 @@ _BODIES = {
         },
         "description": "The file's bytes, streamed",
     },
+}
+_BODIES[("POST", "/v1/access")] = {
+    "required": True,
+    "content": {"application/msgpack": {"schema": {"type": "string", "format": "binary"}}},
+    "description": "A signed access event naming this node; the answer is the content (application/octet-stream) or 403",
+}
+_BODIES[("POST", "/v1/preflight")] = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object", "required": ["assets", "purpose"]}}},
+    "description": '{"assets": [CID, …], "purpose": PURPOSE, "account": DID (optional)}',
 }
 _SUCCESS = {("POST", "/v1/events"): "202", ("POST", "/v1/content"): "201"}
 

@@ -1,0 +1,139 @@
+"""``audiera fetch``: download an asset under a license, every download a signed ``access`` event.
+
+The CLI signs an access event naming the asset, the purpose, the model or app it is for,
+and the node that serves it, and sends it to ``POST /v1/access``. The node answers with
+the content only if the rules admit the access (else one line: why not). The bytes go to
+a temporary file beside the target with a progress bar; the file's root CID must equal
+the asset's before it takes the target's name. Then the access is followed until final.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from protocol.events import Access, sign_event
+from protocol.terms import PURPOSES
+from protocol.unixfs import root_cid_of_file
+
+from .assets import asset_cid
+from .chain import event_id
+from .client import NodeClient, NodeError, segment
+from .context import Context
+from .errors import CliError, UsageError
+from .events_view import event_outcome
+from .output import fields, format_bytes
+from .progress import Progress
+from .submit import add_wait_options, next_nonce, wait_until_final
+
+PIECE = 1024 * 1024
+DOWNLOAD_TIMEOUT = 600.0
+
+
+def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    fetch = commands.add_parser(
+        "fetch", parents=common, help="download an asset under a license (the download is a signed access event)",
+        description="Sign an access event for ASSET and download its content; refused with the reason if no license allows it.",
+    )
+    fetch.add_argument("cid", type=asset_cid, metavar="ASSET")
+    fetch.add_argument("--purpose", required=True, choices=PURPOSES, metavar="PURPOSE", help=", ".join(PURPOSES))
+    fetch.add_argument("--model", type=event_id, metavar="MODEL", help="the registered model this use is for")
+    fetch.add_argument("--app", type=event_id, metavar="APP", help="the registered app this use is for (needed for application)")
+    fetch.add_argument("-o", "--output", type=Path, metavar="FILE", help="where to write it (default: ./ASSET)")
+    fetch.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    add_wait_options(fetch)
+    fetch.set_defaults(handler=fetch_asset)
+
+
+def fetch_asset(ctx: Context) -> None:
+    args = ctx.args
+    target: Path = args.output or Path(args.cid)
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} exists; pass --force to overwrite it")
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent} is not a directory")
+    key = ctx.signing_key()
+    client = ctx.client
+    node_id = client.get("/v1/status")["node_id"]
+    size = client.get(f"/v1/assets/{segment(args.cid)}", {"limit": 1})["asset"]["size"]
+    body = Access(
+        asset=args.cid,
+        purpose=args.purpose,
+        model=bytes.fromhex(args.model) if args.model else None,
+        app=bytes.fromhex(args.app) if args.app else None,
+        node=node_id,
+        bytes=size,
+    )
+    event = sign_event(key, body, nonce=next_nonce(client, key.did), ts=int(time.time() * 1000))
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        received = download(client, event.raw, partial, size, ctx.out.stderr, target.name)
+        cid = root_cid_of_file(partial)
+        if cid != args.cid:
+            raise CliError(f"the node sent content with root CID {cid}, not {args.cid}; nothing was saved")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    access_id = event.id.hex()
+    state = {"id": access_id, "status": "pending"} if args.no_wait else wait_until_final(client, access_id, args.timeout, ctx.out)
+    document = {"asset": args.cid, "file": str(target), "bytes": received, "cid_verified": True, "access": access_id, "event": state}
+    ctx.out.emit(document, render_fetch)
+
+
+def render_fetch(d: dict[str, Any]) -> str:
+    return fields(
+        [
+            ("asset", d["asset"]),
+            ("saved", f"{d['file']} ({format_bytes(d['bytes'])}, root CID verified)"),
+            ("access", d["access"]),
+            *event_outcome(d["event"])[1:],
+        ]
+    )
+
+
+def download(client: NodeClient, raw: bytes, path: Path, size: int, stderr, label: str) -> int:
+    """POST the access event and stream the answer's body into ``path``; returns the bytes written."""
+    parts = urlsplit(client.url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = cls(parts.hostname, parts.port, timeout=DOWNLOAD_TIMEOUT)
+    progress = Progress(size, stderr, label, enabled=stderr.isatty())
+    received = 0
+    try:
+        try:
+            connection.request(
+                "POST", parts.path.rstrip("/") + "/v1/access", body=raw,
+                headers={"Content-Type": "application/msgpack", "Content-Length": str(len(raw))},
+            )
+            response = connection.getresponse()
+        except OSError as exc:
+            raise CliError(f"cannot reach the node at {client.url}: {getattr(exc, 'strerror', None) or exc}; is audiera-node running?") from None
+        if response.status != 200:
+            raise _refusal(response.status, response.read())
+        with open(path, "wb") as file:
+            while piece := response.read(PIECE):
+                file.write(piece)
+                received += len(piece)
+                progress.advance(len(piece))
+    except (socket.timeout, http.client.HTTPException, ConnectionError) as exc:
+        raise CliError(f"the download from {client.url} broke off after {received} bytes: {exc}") from None
+    finally:
+        progress.finish()
+        connection.close()
+    if received != size:
+        raise CliError(f"the node sent {received} of {size} bytes; nothing was saved")
+    return received
+
+
+def _refusal(status: int, data: bytes) -> CliError:
+    try:
+        error = json.loads(data)["error"]
+        return NodeError(status, str(error["code"]), str(error["message"]))
+    except (ValueError, KeyError, TypeError):
+        return CliError(f"the node refused the download with HTTP {status}")

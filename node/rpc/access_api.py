@@ -1,0 +1,95 @@
+"""Licensed download: content is served only after this node admits a signed ``access`` event.
+
+``POST /v1/access`` takes the consumer's signed access event (application/msgpack). The
+node checks what only it can (the event names this node, asks for the whole content it
+holds, and carries the author's next nonce, so it is applied now and never waits in a
+queue), then admits it through the normal intake: the mempool applies it on the
+pending state, where the rules check the license in force and charge per-access terms.
+A refusal by the rules is a 403 with their reason and no byte is served; otherwise the
+content streams back with its length, and the access is on its way into a block. An
+access event is used once: submitting it again serves nothing. Like any paid download,
+an access admitted is an access made, even if the client goes away mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from protocol.errors import ProtocolError
+from protocol.events import MAX_EVENT_BYTES, Access, decode_event
+
+from ..mempool import READY
+from .chain_api import MSGPACK_TYPES
+from .context import services_of
+from .errors import ApiError, bad_request
+
+log = logging.getLogger("audiera.rpc.access")
+
+PIECE = 1024 * 1024
+
+
+async def post_access(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    if request.content_type not in MSGPACK_TYPES:
+        raise ApiError(415, "unsupported_media_type", "send the signed access event's canonical bytes as application/msgpack")
+    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
+        raise ApiError(413, "too_large", f"an event may have at most {MAX_EVENT_BYTES} bytes")
+    raw = await request.read()
+    event = decode_event(raw)
+    body = event.body
+    if not isinstance(body, Access):
+        raise bad_request(f"POST /v1/access takes a signed access event, not {event.kind}; other events go to /v1/events")
+    if body.node != services.node_id:
+        raise ApiError(409, "wrong_node", f"the access names node {body.node}, but this node is {services.node_id}")
+    info = services.content.info(body.asset)
+    if info is None:
+        raise ApiError(404, "not_found", f"content {body.asset} is not on this node")
+    if body.bytes != info.size:
+        raise bad_request(f"access.bytes must be the content's size, {info.size}, not {body.bytes}")
+    expected = services.mempool.next_nonce(event.author)
+    if event.nonce != expected:
+        raise ApiError(
+            409, "nonce", f"an access must carry the author's next nonce, {expected}, not {event.nonce}: it is served at once, never queued"
+        )
+    loop = asyncio.get_running_loop()
+    try:
+        file = await loop.run_in_executor(None, open, services.content.path_of(body.asset), "rb")
+    except OSError as exc:
+        raise ApiError(500, "storage", f"content {body.asset} cannot be read: {exc.strerror or exc}") from None
+    try:
+        try:
+            submitted = services.intake.submit(raw)
+        except ProtocolError as exc:
+            if exc.code == "rejected":
+                raise ApiError(403, "access_denied", exc.message) from None
+            raise
+        if submitted.admission.known:
+            raise ApiError(409, "already_used", f"access {event.id.hex()} was already admitted; sign a new access to download again")
+        if submitted.admission.status != READY:
+            raise ApiError(409, "nonce", f"access {event.id.hex()} was not applied at once ({submitted.admission.status})")
+        log.info("access %s: serving %s (%d bytes) to %s for %s", event.id.hex()[:12], body.asset, info.size, event.author, body.purpose)
+        return await _stream(request, file, info.size, body.asset, event.id.hex())
+    finally:
+        await loop.run_in_executor(None, file.close)
+
+
+async def _stream(request: web.Request, file, size: int, cid: str, access_id: str) -> web.StreamResponse:
+    response = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(size),
+            "Content-Disposition": f'attachment; filename="{cid}"',
+            "X-Audiera-Access": access_id,
+            "X-Audiera-Cid": cid,
+        },
+    )
+    await response.prepare(request)
+    loop = asyncio.get_running_loop()
+    while piece := await loop.run_in_executor(None, file.read, PIECE):
+        await response.write(piece)
+    await response.write_eof()
+    return response
