@@ -66,13 +66,16 @@ class InclusionWatcher(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             for index, url in enumerate(self.urls):
-                head = get(url, "/v1/status")["head_height"]
-                while self.next_height[index] <= head:
-                    block = get(url, f"/v1/blocks/{self.next_height[index]}")
-                    now = time.monotonic()
-                    for event_id in block["events"]:
-                        self.seen[index].setdefault(event_id, now)
-                    self.next_height[index] += 1
+                try:
+                    head = get(url, "/v1/status")["head_height"]
+                    while self.next_height[index] <= head:
+                        block = get(url, f"/v1/blocks/{self.next_height[index]}")
+                        now = time.monotonic()
+                        for event_id in block["events"]:
+                            self.seen[index].setdefault(event_id, now)
+                        self.next_height[index] += 1
+                except OSError as exc:  # a node too busy to answer this once: ask again
+                    print(f"watcher: {url}: {exc!r}", file=sys.stderr)
             time.sleep(0.02)
 
     def on_all(self, event_id: str) -> float | None:
@@ -171,6 +174,10 @@ def main() -> None:
             wait_for(lambda: get(late.url, "/v1/status")["head_height"] >= target, 600, "the fresh node to catch up")
             catchup_s = time.monotonic() - t0
             catchup_events_per_s = chain_events / catchup_s
+        except BaseException:
+            for node in nodes:
+                print(f"--- {node.name} log tail:\n" + "\n".join(node.log.read_text(errors="replace").splitlines()[-15:]), file=sys.stderr)
+            raise
         finally:
             for node in nodes:
                 node.stop()
