@@ -307,11 +307,7 @@ class P2PHost:
                     await stream.close()
             except Exception as exc:  # a handler that raises would take the host down
                 log.debug("%s request from %s failed: %r", protocol, peer, exc)
-                with trio.move_on_after(1):
-                    try:
-                        await stream.reset()
-                    except Exception:
-                        pass
+                await _reset_quietly(stream)
 
         assert self._host is not None
         self._host.set_stream_handler(TProtocol(protocol), handle)
@@ -350,11 +346,7 @@ class P2PHost:
                     await stream.close()
             except Exception as exc:  # see _serve_trio: never let a handler raise
                 log.debug("perf stream failed: %r", exc)
-                with trio.move_on_after(1):
-                    try:
-                        await stream.reset()
-                    except Exception:
-                        pass
+                await _reset_quietly(stream)
 
         assert self._host is not None
         self._host.set_stream_handler(PERF_PROTOCOL, handle)
@@ -410,6 +402,15 @@ class _Notifee(INotifee):
 
     async def listen_close(self, network: Any, multiaddr: Any) -> None:
         pass
+
+
+async def _reset_quietly(stream: Any) -> None:
+    """Reset a stream we are giving up on; it may already be broken, which is fine."""
+    with trio.move_on_after(1):
+        try:
+            await stream.reset()
+        except Exception:
+            pass
 
 
 async def _read_exactly(stream: Any, size: int) -> bytes:

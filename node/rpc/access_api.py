@@ -19,10 +19,10 @@ import logging
 from aiohttp import web
 
 from protocol.errors import ProtocolError
-from protocol.events import MAX_EVENT_BYTES, Access, decode_event
+from protocol.events import Access, decode_event
 
 from ..mempool import READY
-from .chain_api import MSGPACK_TYPES
+from .chain_api import read_event_bytes
 from .context import services_of
 from .errors import ApiError, bad_request
 
@@ -33,11 +33,7 @@ PIECE = 1024 * 1024
 
 async def post_access(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
-    if request.content_type not in MSGPACK_TYPES:
-        raise ApiError(415, "unsupported_media_type", "send the signed access event's canonical bytes as application/msgpack")
-    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
-        raise ApiError(413, "too_large", f"an event may have at most {MAX_EVENT_BYTES} bytes")
-    raw = await request.read()
+    raw = await read_event_bytes(request, "the signed access event")
     event = decode_event(raw)
     body = event.body
     if not isinstance(body, Access):

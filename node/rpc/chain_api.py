@@ -44,13 +44,18 @@ async def get_status(request: web.Request) -> web.Response:
     )
 
 
-async def submit_event(request: web.Request) -> web.Response:
-    services = services_of(request)
+async def read_event_bytes(request: web.Request, what: str = "the signed event") -> bytes:
+    """The body of a request that carries one signed event, with its type and size checked."""
     if request.content_type not in MSGPACK_TYPES:
-        raise ApiError(415, "unsupported_media_type", "send the signed event's canonical bytes as application/msgpack")
+        raise ApiError(415, "unsupported_media_type", f"send {what}'s canonical bytes as application/msgpack")
     if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
         raise ApiError(413, "too_large", f"an event may have at most {MAX_EVENT_BYTES} bytes")
-    raw = await request.read()
+    return await request.read()
+
+
+async def submit_event(request: web.Request) -> web.Response:
+    services = services_of(request)
+    raw = await read_event_bytes(request)
     submitted = services.intake.submit(raw)
     return web.json_response(
         {"id": submitted.event.id.hex(), "status": submitted.admission.status, "known": submitted.admission.known},
