@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
 import time
+from typing import Callable
 
 import pytest
 
@@ -146,21 +148,23 @@ def test_garbage_and_forged_gossip_is_dropped_and_the_node_keeps_serving(start_n
     tag = messages.network_tag(genesis_hash)
     honest = Client(target)
     forged = decode(Client(target).sign(ParticipantRegister("forged", ("consumer",))))
-    forged["body"]["name"] = "tampered after signing"
-    junk = [
-        (messages.events_topic(tag), os.urandom(300)),
-        (messages.events_topic(tag), encode([encode(forged)])),
-        (messages.events_topic(tag), encode([b"\x00" * 200_000] * 5)),
-        (messages.blocks_topic(tag), os.urandom(5000)),
-        (messages.blocks_topic(tag), b"\x81" * 950_000),
-    ]
-    attacker_id = asyncio.run(_attack(_peer_address(target), junk))
 
-    def attacker_scored_down() -> bool:
+    def junk(round_number: int) -> list[tuple[str, bytes]]:
+        """Each round differs: gossip drops a message it has seen (ids are content hashes)."""
+        forged["body"]["name"] = f"tampered after signing {round_number}"
+        return [
+            (messages.events_topic(tag), os.urandom(300)),
+            (messages.events_topic(tag), encode([encode(forged)])),
+            (messages.events_topic(tag), encode([b"\x00" * 200_000] * 5 + [round_number.to_bytes(4, "big")])),
+            (messages.blocks_topic(tag), os.urandom(5000)),
+            (messages.blocks_topic(tag), b"\x81" * 950_000 + round_number.to_bytes(4, "big")),
+        ]
+
+    def attacker_scored_down(attacker_id: str) -> bool:
         records = {peer["peer_id"]: peer for peer in target.get("/v1/peers")["peers"]}
         return attacker_id not in records or records[attacker_id]["score"] < 0
 
-    wait_until(attacker_scored_down, what="the node to score the attacker down or drop it")
+    asyncio.run(_attack(_peer_address(target), junk, attacker_scored_down))
     assert "invalid" in target.log_path.read_text()
     # Nothing was relayed: the honest peers never saw invalid gossip from the target.
     for node in (network[0], network[2]):
@@ -170,17 +174,23 @@ def test_garbage_and_forged_gossip_is_dropped_and_the_node_keeps_serving(start_n
     wait_final_everywhere(network, honest.send(ParticipantRegister("still fine", ("consumer",))))
 
 
-async def _attack(address: str, junk: list[tuple[str, bytes]]) -> str:
+async def _attack(
+    address: str, junk: Callable[[int], list[tuple[str, bytes]]], stopped: Callable[[str], bool], timeout: float = 30
+) -> None:
+    """Publish the junk in rounds (the gossip mesh forms at the next heartbeat) until ``stopped``."""
     attacker = P2PHost(create_new_key_pair(), "/ip4/127.0.0.1/tcp/0")
     await attacker.start()
     try:
         await attacker.connect(address)
-        for topic in {topic for topic, _ in junk}:
+        for topic in {topic for topic, _ in junk(0)}:
             await attacker.subscribe(topic, lambda peer, data: True, asyncio.Queue())
-        await asyncio.sleep(2)  # let the gossip mesh form (1 s heartbeat)
-        for topic, data in junk:
-            await attacker.publish(topic, data)
-        await asyncio.sleep(1)
-        return attacker.peer_id
+        deadline = time.monotonic() + timeout
+        for round_number in itertools.count():
+            assert time.monotonic() < deadline, "the node never scored the attacker down"
+            if round_number and stopped(attacker.peer_id):
+                return
+            for topic, data in junk(round_number):
+                await attacker.publish(topic, data)
+            await asyncio.sleep(0.2)
     finally:
         await attacker.stop()
