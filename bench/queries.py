@@ -352,7 +352,7 @@ def query_paths(client: Http, facts: dict) -> dict[str, list[str]]:
         "/v1/catalog?genre=ambient&type=stem&sort=title",
         "/v1/catalog?purpose=ai_training&max_price=0&min_duration_ms=60000&max_duration_ms=120000",
         f"/v1/catalog?creator={q(facts['creator'])}&purpose=data_mining",
-        f"/v1/catalog?genre=techno&purpose=ai_inference&max_price=3&sort=title",
+        "/v1/catalog?genre=techno&purpose=ai_inference&max_price=3&sort=title",
         f"/v1/catalog?isrc={facts['isrc']}",
         "/v1/catalog?type=sound_effect&genre=folk&q=" + w[1],
         "/v1/catalog?sort=title&limit=50",

@@ -73,5 +73,5 @@ def verify_manifest_proof(root: bytes, size: int, asset: str, present: bool, lea
             return
         if only.proof.index == size - 1 and only.entry.asset < asset:
             return
-        raise InvalidProof(f"one leaf proves absence only as the first leaf (asset sorts before it) or the last (after it)")
+        raise InvalidProof("one leaf proves absence only as the first leaf (asset sorts before it) or the last (after it)")
     raise InvalidProof("an absence proof has one or two leaves")

@@ -19,6 +19,7 @@ from .client import NodeClient, segment
 from .context import Context
 from .errors import CliError, UsageError
 from .events_view import event_outcome, short_did
+from .list_files import read_list_file
 from .manifest_proof import verify_proof_document
 from .output import fields, table
 from .submit import add_wait_options, submit_and_follow
@@ -86,17 +87,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
 def _manifest_items(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     items = list(args.asset)
     if args.manifest is not None:
-        try:
-            lines = args.manifest.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise CliError(f"cannot read {args.manifest}: {exc.strerror or exc}") from None
-        for number, line in enumerate(lines, 1):
-            line = line.split("#")[0].strip()
-            if line:
-                try:
-                    items.append(manifest_item(line))
-                except argparse.ArgumentTypeError as exc:
-                    raise UsageError(f"{args.manifest}:{number}: {exc}") from None
+        items += read_list_file(args.manifest, manifest_item)
     assets = [cid for cid, _ in items]
     if len(set(assets)) != len(assets):
         raise UsageError("the manifest names an asset twice")

@@ -15,6 +15,7 @@ from .assets import asset_cid
 from .chain import event_id
 from .client import NodeClient, segment
 from .context import Context
+from .list_files import read_list_file
 from .errors import CliError, UsageError
 from .events_view import event_outcome, short_did
 from .output import fields, format_time, table
@@ -169,17 +170,7 @@ def render_license(d: dict[str, Any]) -> str:
 def _cids_from(args: argparse.Namespace) -> list[str]:
     cids = list(args.cids)
     if args.file is not None:
-        try:
-            lines = args.file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-        for line in lines:
-            line = line.split("#")[0].strip()
-            if line:
-                try:
-                    cids.append(asset_cid(line))
-                except argparse.ArgumentTypeError as exc:
-                    raise UsageError(f"{args.file}: {exc}") from None
+        cids += read_list_file(args.file, asset_cid)
     if not cids:
         raise UsageError("preflight needs asset ids: give CIDs or --file FILE")
     return cids

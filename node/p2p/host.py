@@ -187,7 +187,7 @@ class P2PHost:
                 error = P2PError(f"{getattr(function, '__name__', 'network call')} failed: {exc}")
                 error.__cause__ = exc
                 loop.call_soon_threadsafe(_resolve, future, None, error)
-            except BaseException as exc:  # cancellation: the caller must not hang
+            except BaseException:  # cancellation: the caller must not hang
                 loop.call_soon_threadsafe(_resolve, future, None, P2PError("the network is shutting down"))
                 raise
             else:

@@ -8,8 +8,9 @@ import socket
 
 import pytest
 
+from .cli_helpers import run
+
 from node.cli.errors import CliError
-from node.cli.main import main
 from node.cli.proofs import ProofError, verify_inclusion
 from node.keystore import load_key
 from node.rpc.views import header_view
@@ -19,20 +20,6 @@ from protocol.keys import SigningKey
 from protocol.unixfs import CHUNK_SIZE, root_cid_of_file
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    """Every test gets its own AUDIERA_HOME and no password or node from the environment."""
-    monkeypatch.setenv("AUDIERA_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AUDIERA_PASSWORD", raising=False)
-    monkeypatch.delenv("AUDIERA_NODE", raising=False)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_one_error_line(err: str, starts: str = "audiera: ") -> None:

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from .cli_helpers import run
+
 from node.cli.errors import CliError
-from node.cli.main import main
 from node.cli.manifest_proof import verify_proof_document
 from node.rpc.views import header_view, proof_view
 from protocol.blocks import Block, Header, compute_events_root, sign_header
@@ -19,19 +20,6 @@ from protocol.manifest_proofs import prove_manifest
 from protocol.merkle import merkle_root
 
 DEV, AUTHORITY = SigningKey(b"\x21" * 32), SigningKey(b"\x22" * 32)
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("AUDIERA_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AUDIERA_PASSWORD", raising=False)
-    monkeypatch.delenv("AUDIERA_NODE", raising=False)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 CID = cid_to_str(make_cid(RAW, b"x"))
