@@ -20,7 +20,7 @@ from .genesis_file import load_genesis, write_genesis
 from .importer import BlockImporter
 from .intake import EventIntake
 from .keyfiles import key_from_seed, read_key_file, write_key_file
-from .ledger import Ledger
+from .ledger import HeadChange, Ledger
 from .mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
 from .p2p.service import NetworkService
@@ -59,6 +59,13 @@ def ensure_dev_network(config: Config, clock: Clock) -> Genesis:
     return genesis
 
 
+def _update_mempool(mempool: Mempool, change: HeadChange, period_ms: int) -> None:
+    head = change.applied[-1]
+    included = [event_id for block in change.applied for event_id in block.event_ids]
+    returned = [event for block in reversed(change.reverted) for event in block.events]
+    mempool.on_new_head(included, BlockContext(head.height + 1, head.header.ts + period_ms), returned)
+
+
 def load_authority(config: Config, genesis: Genesis) -> SigningKey | None:
     if config.authority_seed is not None:
         key = key_from_seed(config.authority_seed)
@@ -93,25 +100,25 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         log.info("removed %d partial upload(s) left by an earlier stop", removed)
     ledger = Ledger(stores.chain, genesis)
     mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
-    ledger.add_listener(
-        lambda block: mempool.on_new_head(block.event_ids, BlockContext(block.height + 1, block.header.ts + genesis.block_period_ms))
-    )
+    ledger.add_listener(lambda change: _update_mempool(mempool, change, genesis.block_period_ms))
     key = load_authority(config, genesis)
     intake = EventIntake(ledger, mempool, stores.content, clock)
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
+    importer = BlockImporter(ledger, clock)
     network = NetworkService(
         config.p2p,
         node_key,
         ledger,
         intake,
         mempool,
-        BlockImporter(ledger, clock),
+        importer,
         stores.content,
         replicate=wants_replication(config, key),
         max_content_bytes=config.rpc.max_upload_bytes,
     )
     intake.on_admitted(network.announce_event)
-    ledger.add_listener(network.on_new_block)
+    ledger.add_listener(network.on_head_change)
+    importer.on_evidence(network.announce_evidence)
     services = Services(
         config=config,
         genesis=genesis,
@@ -123,6 +130,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         node_id=peer_id_of(node_key),
         clock=clock,
         network=network,
+        importer=importer,
     )
     try:
         await network.start()
@@ -164,7 +172,14 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
         async with asyncio.TaskGroup() as tasks:
             workers = [tasks.create_task(services.network.run(), name="network")]
             if key is not None:
-                producer = BlockProducer(services.ledger, services.mempool, key, services.clock, services.network.announce_block)
+                producer = BlockProducer(
+                    services.ledger,
+                    services.mempool,
+                    key,
+                    services.clock,
+                    services.network.announce_block,
+                    may_produce=lambda: not services.network.syncer.syncing,
+                )
                 workers.append(tasks.create_task(producer.run(), name="producer"))
             tasks.create_task(_cancel_on(stop, workers), name="shutdown")
         log.info("shutting down at head %d", services.ledger.head.height)

@@ -1,44 +1,200 @@
-"""Importing blocks made elsewhere: every rule checked, then one atomic append.
+"""Importing blocks made elsewhere: every rule checked, fork choice, reorgs, evidence.
 
-Used by sync and by block gossip. The block has already been decoded strictly, which
-verified its signatures and events root.
+Used by sync, block gossip and the RPC. The block has already been decoded strictly,
+which verified its signatures and events root. Then:
+
+- a block that extends the head is validated on the head's state and appended;
+- a block on another branch is kept (cheap checks only: its parent is known, it does not
+  fork below the final block, its proposer is an authority); if fork choice prefers its
+  branch, the whole branch is validated on the state at the fork point (the current
+  state seen through the undo records of the blocks it replaces) and, only if every
+  block of it is valid, switched to in one atomic write;
+- a second block by one authority at one height is kept as equivocation evidence.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Callable, NoReturn
+
+from protocol.authorities import get_authorities
 from protocol.blocks import Block
-from protocol.consensus import validate_header
-from protocol.errors import InvalidBlock, Rejected
-from protocol.state import BlockContext, apply_block
+from protocol.consensus import MAX_FUTURE_DRIFT_MS, BranchHead, validate_header
+from protocol.evidence import Equivocation
+from protocol.errors import InvalidBlock, ProtocolError, Rejected
+from protocol.state import BlockContext, StateOverlay, StateView, apply_block
+from storage.chain import AppliedBlock, ChainTip
 
 from .clock import Clock
 from .ledger import Ledger
+
+log = logging.getLogger("audiera.importer")
+
+KNOWN = "known"
+EXTENDED = "extended"
+SIDE = "side"
+REORG = "reorg"
+
+EvidenceListener = Callable[[Equivocation], None]
+_BAD_MEMORY = 10_000
+
+
+class UnknownParent(ProtocolError):
+    """The block's parent is not stored here: fetch the branch first (not the sender's fault)."""
+
+    code = "unknown_parent"
 
 
 class BlockImporter:
     def __init__(self, ledger: Ledger, clock: Clock) -> None:
         self._ledger = ledger
         self._clock = clock
+        self._bad: dict[bytes, str] = {}
+        self._evidence_listeners: list[EvidenceListener] = []
 
-    def import_block(self, block: Block) -> None:
-        """Append ``block`` on the head, or raise InvalidBlock saying which rule it breaks."""
+    def on_evidence(self, listener: EvidenceListener) -> None:
+        """Call ``listener`` with each new proof of equivocation (the network gossips them)."""
+        self._evidence_listeners.append(listener)
+
+    def import_block(self, block: Block) -> str:
+        """Take in ``block``: KNOWN, EXTENDED, SIDE or REORG; raise InvalidBlock naming the rule it breaks."""
+        ledger, chain = self._ledger, self._ledger.chain
+        header = block.header
+        if block.hash in self._bad:
+            raise InvalidBlock(f"block {header.height} {block.hash.hex()[:12]} was refused before: {self._bad[block.hash]}")
+        if header.parent in self._bad:
+            self._refuse(block, f"its parent was refused: {self._bad[header.parent]}")
+        if chain.block_meta(block.hash) is not None:
+            return KNOWN
+        parent = chain.block_meta(header.parent)
+        if parent is None:
+            raise UnknownParent(f"block {header.height} builds on {header.parent.hex()[:12]}, which this node does not have")
+        if parent.height + 1 != header.height:
+            self._refuse(block, f"its height is not its parent's plus one ({parent.height} + 1)")
+        self._check_equivocation(block)
+        if header.parent == ledger.head.hash:
+            self._extend(block)
+            return EXTENDED
+        if header.height <= ledger.finalized.height:
+            raise InvalidBlock(
+                f"block {header.height} forks below the final block {ledger.finalized.height}: final blocks are never reverted"
+            )
+        if header.proposer not in ledger.authorities:
+            self._refuse(block, f"it is signed by {header.proposer}, which is not an authority")
+        if header.ts > self._clock() + MAX_FUTURE_DRIFT_MS:
+            raise InvalidBlock(f"block {header.height} is timestamped {header.ts - self._clock()} ms in the future")
+        total = parent.total_difficulty + header.difficulty
+        chain.store_side_block(block, total)
+        if not ledger.prefers(BranchHead(total, header.height, header.proposer, block.hash)):
+            log.info("kept block %d %s on a side branch", header.height, block.hash.hex()[:12])
+            return SIDE
+        self._switch_to(block)
+        return REORG
+
+    # --- appending on the head ------------------------------------------------------------
+
+    def _extend(self, block: Block) -> None:
         ledger = self._ledger
         head = ledger.head
-        header = block.header
+        try:
+            self._validate(block, head, ledger.chain, ledger.recent_proposers())
+            result = apply_block(ledger.chain, block.events, BlockContext(block.height, block.header.ts), head.state_root)
+        except InvalidBlock as exc:
+            self._refuse(block, exc.message)
+        except Rejected as exc:
+            self._refuse(block, f"it carries an event the state refuses: {exc.message}")
+        if result.state_root != block.header.state_root:
+            self._refuse(block, "the state root after applying its events differs from its header")
+        ledger.append(block, result)
+
+    def _validate(self, block: Block, parent: ChainTip, state: StateView, recent_proposers: list[str]) -> None:
         validate_header(
-            header,
-            parent_hash=head.hash,
-            parent_height=head.height,
-            parent_ts=head.ts,
-            authorities=ledger.authorities_at(header.height),
-            recent_proposers=ledger.recent_proposers(),
-            period_ms=ledger.genesis.block_period_ms,
+            block.header,
+            parent_hash=parent.hash,
+            parent_height=parent.height,
+            parent_ts=parent.ts,
+            authorities=get_authorities(state),
+            recent_proposers=recent_proposers,
+            period_ms=self._ledger.genesis.block_period_ms,
             now_ms=self._clock(),
         )
-        try:
-            result = apply_block(ledger.chain, block.events, BlockContext(header.height, header.ts), head.state_root)
-        except Rejected as exc:
-            raise InvalidBlock(f"block {header.height} carries an event the state refuses: {exc.message}") from None
-        if result.state_root != header.state_root:
-            raise InvalidBlock(f"block {header.height}: the state root after applying its events differs from its header")
-        ledger.append(block, result)
+
+    # --- switching branch -------------------------------------------------------------------
+
+    def _switch_to(self, target: Block) -> None:
+        ledger, chain = self._ledger, self._ledger.chain
+        branch = [target]
+        while not chain.is_canonical(branch[0].header.parent, branch[0].height - 1):
+            parent = chain.get_block(branch[0].header.parent)
+            if parent is None:
+                raise InvalidBlock(f"block {branch[0].height - 1} of the branch is missing from the store")
+            branch.insert(0, parent)
+        fork_height = branch[0].height - 1
+        if fork_height < ledger.finalized.height:
+            raise InvalidBlock(f"the branch of block {target.height} would revert final block {ledger.finalized.height}")
+        revert = []
+        for height in range(ledger.head.height, fork_height, -1):
+            block_hash = chain.hash_at(height)
+            old = chain.get_block(block_hash) if block_hash is not None else None
+            if old is None:
+                raise InvalidBlock(f"canonical block {height} is missing from the store")
+            revert.append(old)
+        # The state at the fork point: what the reverted blocks overwrote, over the current state.
+        undone: dict[bytes, bytes | None] = {}
+        for old in revert:  # head first, so the oldest block's undo value wins
+            undone.update(chain.undo_writes(old.hash))
+        state = StateOverlay(chain)
+        state.writes.update(undone)
+        proposers = ledger.recent_proposers()[len(revert):]
+        parent = chain.tip_of(branch[0].header.parent)
+        applied = []
+        for block in branch:
+            try:
+                self._validate(block, parent, state, proposers)
+                result = apply_block(state, block.events, BlockContext(block.height, block.header.ts), parent.state_root)
+                if result.state_root != block.header.state_root:
+                    raise InvalidBlock(f"block {block.height}: the state root after applying its events differs from its header")
+            except (InvalidBlock, Rejected) as exc:
+                for later in branch[branch.index(block):]:
+                    self._bad[later.hash] = exc.message
+                raise InvalidBlock(f"branch to block {target.height} refused at block {block.height}: {exc.message}") from None
+            meta = chain.block_meta(block.hash)
+            undo = {key: state.get(key) for key in result.writes}
+            applied.append(AppliedBlock(block, result, undo, meta.total_difficulty if meta else 0))
+            state = StateOverlay(state)
+            state.writes.update(result.writes)
+            proposers.insert(0, block.header.proposer)
+            parent = ChainTip(block.height, block.hash, block.header.state_root, block.header.ts)
+        log.warning(
+            "reorg at height %d: %d block(s) reverted, %d applied; head %d %s",
+            fork_height, len(revert), len(applied), target.height, target.hash.hex()[:12],
+        )
+        ledger.switch(revert, applied)
+
+    # --- evidence and refusals --------------------------------------------------------------
+
+    def _check_equivocation(self, block: Block) -> None:
+        header = block.header
+        chain = self._ledger.chain
+        for other_hash in chain.signed_at(header.proposer, header.height):
+            if other_hash == block.hash:
+                continue
+            found = chain.get_header_and_event_ids(other_hash)
+            if found is not None:
+                self.record_evidence(Equivocation(found[0], header))
+                return
+
+    def record_evidence(self, evidence: Equivocation) -> bool:
+        """Keep a verified proof of equivocation (found here or gossiped); True if it is new."""
+        if not self._ledger.chain.put_evidence(evidence.proposer, evidence.height, evidence.header_bytes()):
+            return False
+        log.warning("equivocation: %s signed two blocks at height %d", evidence.proposer, evidence.height)
+        for listener in self._evidence_listeners:
+            listener(evidence)
+        return True
+
+    def _refuse(self, block: Block, reason: str) -> NoReturn:
+        self._bad[block.hash] = reason
+        while len(self._bad) > _BAD_MEMORY:
+            del self._bad[next(iter(self._bad))]
+        raise InvalidBlock(f"block {block.height} {block.hash.hex()[:12]} refused: {reason}")

@@ -163,10 +163,16 @@ class Mempool:
         self._ready.pop(event.id, None)
         self._remember_rejection(event.id, reason)
 
-    def on_new_head(self, included: Iterable[bytes], context: BlockContext) -> None:
-        """Forget included events and re-apply the rest on the new state."""
+    def on_new_head(self, included: Iterable[bytes], context: BlockContext, returned: Iterable[Event] = ()) -> None:
+        """Forget included events and re-apply the rest on the new state.
+
+        ``returned`` are the events of blocks a reorg reverted: those the new branch does
+        not carry wait again, ahead of the others, in their chain order.
+        """
         included = list(included)
-        if self._is_ready_prefix(included):
+        included_set = set(included)
+        back = [event for event in returned if event.id not in included_set and event.id not in self._ready]
+        if not back and self._is_ready_prefix(included):
             # The block applied exactly our first events, in our order: the pending state
             # (chain + every ready event) is unchanged, so nothing needs re-applying.
             for event_id in included:
@@ -174,7 +180,7 @@ class Mempool:
             return
         for event_id in included:
             self._ready.pop(event_id, None)
-        remaining = list(self._ready.values())
+        remaining = back + list(self._ready.values())
         self._ready.clear()
         self._overlay = StateOverlay(self._state)
         for event in remaining:

@@ -1,21 +1,34 @@
-"""Block production by this node's authority key.
+"""Block production by this node's authority key (Clique's sealing rules).
 
-Every slot (genesis time + k * block period) at which this node may sign, it takes
-the mempool's ready events, applies them on the head's state, signs the header, and
-appends the block, empty or not, so that time on the chain keeps moving.
+For each new head, the producer plans the next block: the in-turn authority
+(``authorities[h % n]``) signs at the slot (genesis time + k * block period), the others
+out of turn after a random delay, so the chain keeps growing while authorities are down
+but an in-turn block, when it comes, arrives first. It does not sign when the signing
+limit forbids it, when it already signed a block at that height (that would be
+equivocation, even after a reorg), or while the node is catching up. A new head
+cancels the plan and starts another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Callable
 
 from protocol.blocks import MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS, Block, Header, compute_events_root, sign_header
-from protocol.consensus import IN_TURN_DIFFICULTY, OUT_OF_TURN_DIFFICULTY, in_turn_authority, next_slot_time
+from protocol.consensus import (
+    IN_TURN_DIFFICULTY,
+    OUT_OF_TURN_DIFFICULTY,
+    in_turn_authority,
+    next_slot_time,
+    out_of_turn_delay_ms,
+    signing_window,
+)
 from protocol.errors import Rejected
 from protocol.keys import SigningKey
 from protocol.state import BlockContext, BlockResult, StateOverlay, apply_event, next_state_root
+from storage.chain import ChainTip
 
 from .clock import Clock
 from .ledger import Ledger
@@ -28,25 +41,70 @@ _BLOCK_OVERHEAD = 1024
 
 
 class BlockProducer:
-    def __init__(self, ledger: Ledger, mempool: Mempool, key: SigningKey, clock: Clock, announce: Callable[[Block], None]) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        mempool: Mempool,
+        key: SigningKey,
+        clock: Clock,
+        announce: Callable[[Block], None],
+        *,
+        may_produce: Callable[[], bool] = lambda: True,
+        rng: random.Random | None = None,
+    ) -> None:
         self._announce = announce
         self._ledger = ledger
         self._mempool = mempool
         self._key = key
         self._clock = clock
+        self._may_produce = may_produce
+        self._rng = rng or random.Random()
 
     async def run(self) -> None:
-        genesis = self._ledger.genesis
+        period_s = self._ledger.genesis.block_period_ms / 1000
         while True:
             head = self._ledger.head
-            slot = next_slot_time(genesis.timestamp, genesis.block_period_ms, head.ts, self._clock())
-            await asyncio.sleep(max(0, slot - self._clock()) / 1000)
-            if self._ledger.head != head:
+            plan = self.plan(head)
+            if plan is None:
+                await self._until_new_head(head, period_s)
+                continue
+            slot, sign_at = plan
+            if not await self._until_new_head(head, max(0, sign_at - self._clock()) / 1000):
                 continue  # the head moved while we waited (a block from elsewhere): plan again
+            if not self._may_produce():
+                await self._until_new_head(head, period_s)
+                continue
             block = self.produce(slot)
             self._announce(block)
             level = logging.INFO if block.events else logging.DEBUG
             log.log(level, "produced block %d %s with %d events", block.height, block.hash.hex()[:12], len(block.events))
+
+    def plan(self, head: ChainTip) -> tuple[int, int] | None:
+        """(block timestamp, when to sign) for the block after ``head``, or None if we may not sign it."""
+        ledger, did = self._ledger, self._key.did
+        authorities = ledger.authorities
+        height = head.height + 1
+        if did not in authorities:
+            return None
+        if did in ledger.recent_proposers()[: signing_window(len(authorities)) - 1]:
+            return None
+        if ledger.chain.signed_at(did, height):
+            return None
+        genesis = ledger.genesis
+        period = genesis.block_period_ms
+        slot = next_slot_time(genesis.timestamp, period, head.ts, self._clock())
+        if in_turn_authority(authorities, height) == did:
+            return slot, slot
+        return slot, slot + out_of_turn_delay_ms(len(authorities), period, self._rng)
+
+    async def _until_new_head(self, head: ChainTip, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s``; True if the head is still ``head`` afterwards."""
+        if self._ledger.head == head:
+            try:
+                await asyncio.wait_for(self._ledger.wait_for_new_head(), timeout=timeout_s)
+            except asyncio.TimeoutError:
+                pass
+        return self._ledger.head == head
 
     def produce(self, ts: int) -> Block:
         head = self._ledger.head
@@ -63,8 +121,7 @@ class BlockProducer:
                 continue
             included.append(event)
         result = BlockResult(overlay.writes, next_state_root(head.state_root, overlay.writes), tuple(touched))
-        authorities = self._ledger.authorities_at(height)
-        in_turn = in_turn_authority(authorities, height) == self._key.did
+        in_turn = in_turn_authority(self._ledger.authorities, height) == self._key.did
         header = sign_header(
             self._key,
             Header(

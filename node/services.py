@@ -9,6 +9,7 @@ from storage.content import ContentStore
 
 from .clock import Clock
 from .config import Config
+from .importer import BlockImporter
 from .intake import EventIntake
 from .ledger import Ledger
 from .mempool import Mempool
@@ -29,3 +30,4 @@ class Services:
     """This node's libp2p peer id: the serving node named in access events."""
     clock: Clock
     network: NetworkService
+    importer: BlockImporter

@@ -19,7 +19,7 @@ from .importer import BlockImporter
 from .ledger import Ledger
 from .p2p.host import P2PError
 from .p2p.messages import MAX_SYNC_BLOCKS, BlocksByRange, decode_blocks
-from .p2p.peers import PENALTY_BAD_RESPONSE, PENALTY_FAILED_REQUEST, PENALTY_INVALID_BLOCK, PeerBook
+from .p2p.peers import PENALTY_BAD_RESPONSE, PENALTY_FAILED_REQUEST, PENALTY_INVALID_BLOCK, PeerBook, PeerRecord
 
 log = logging.getLogger("audiera.sync")
 
@@ -53,56 +53,90 @@ class Syncer:
     def syncing(self) -> bool:
         return self.target_height > self._ledger.head.height
 
+    def best_peer(self) -> PeerRecord | None:
+        """The peer whose chain could move our head, if any."""
+        ledger = self._ledger
+        return self._peers.best_ahead(ledger.head_difficulty, lambda block_hash: ledger.chain.block_meta(block_hash) is not None)
+
     def poke(self) -> None:
         """Look again for a peer ahead (after a status exchange or an unconnected block)."""
         self._wake.set()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        progress = (self._ledger.head.height, loop.time())
+        progress = (self._ledger.head.hash, loop.time())
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while (peer := self._peers.best_ahead_of(self._ledger.head.height)) is not None:
-                head = self._ledger.head.height
-                if head != progress[0]:
-                    progress = (head, loop.time())
-                lag = peer.status.head_height - head  # type: ignore[union-attr]
-                self.target_height = max(self.target_height, head + lag)
-                # A block or two behind is normal while gossip delivers them: pulling the
-                # same blocks again would only double the work. Sync when further behind,
-                # or when gossip has brought nothing for a while.
-                if lag <= GOSSIP_LAG_BLOCKS and loop.time() - progress[1] < GOSSIP_GRACE_S:
+            while (peer := self.best_peer()) is not None:
+                status = peer.status
+                assert status is not None
+                head = self._ledger.head
+                if head.hash != progress[0]:
+                    progress = (head.hash, loop.time())
+                self.target_height = max(self.target_height, status.head_height)
+                # A block or two behind on our own branch is normal while gossip delivers
+                # them: pulling the same blocks again would only double the work. Sync when
+                # further behind, on another branch, or when gossip has brought nothing for a while.
+                lag = status.head_height - head.height
+                if 0 < lag <= GOSSIP_LAG_BLOCKS and loop.time() - progress[1] < GOSSIP_GRACE_S:
                     break
-                if not await self._pull_from(peer.peer_id):
+                if not await self._pull_from(peer.peer_id, status.head_height):
                     break
+            if not self.syncing:
+                self.target_height = 0
 
-    async def _pull_from(self, peer: str) -> bool:
-        """Import one batch from ``peer``; False if it could not give us anything usable."""
-        start = self._ledger.head.height + 1
-        request = BlocksByRange(start=start, count=min(BATCH, MAX_SYNC_BLOCKS))
-        try:
-            raw_blocks = decode_blocks(await self._request(peer, request.encode()))
-        except P2PError as exc:
-            await self._penalize(peer, PENALTY_FAILED_REQUEST, f"sync request failed: {exc.message}")
-            return False
-        except ProtocolError as exc:
-            await self._penalize(peer, PENALTY_BAD_RESPONSE, f"malformed sync response: {exc.message}")
-            return False
-        if not raw_blocks:
-            # It said it was ahead but has nothing past our head: its status is stale.
-            record = self._peers.get(peer)
-            if record is not None:
-                record.status = None
-            return False
-        for raw in raw_blocks:
+    async def _pull_from(self, peer: str, peer_height: int) -> bool:
+        """Fetch ``peer``'s chain from where it leaves ours up to its head; False if it gave nothing usable.
+
+        Its blocks start right after our head if it extends our chain; otherwise we step
+        back (never below our final block) until its blocks connect to one we have, and
+        import its branch: fork choice decides whether we switch to it.
+        """
+        ledger = self._ledger
+        start = min(ledger.head.height + 1, max(peer_height, 1))
+        step = 4
+        while True:
+            raw_blocks = await self._fetch(peer, start)
+            if raw_blocks is None:
+                return False
+            if not raw_blocks:
+                # It said it was ahead but has nothing there: its status is stale.
+                record = self._peers.get(peer)
+                if record is not None:
+                    record.status = None
+                return False
             try:
-                block = decode_block(raw, known_events=self._known_events)
-                if block.height <= self._ledger.head.height:
-                    continue  # arrived meanwhile by gossip
-                self._importer.import_block(block)
+                blocks = [decode_block(raw, known_events=self._known_events) for raw in raw_blocks]
             except ProtocolError as exc:
                 await self._penalize(peer, PENALTY_INVALID_BLOCK, f"invalid block in sync: {exc.message}")
                 return False
-        log.info("synced to height %d from %s", self._ledger.head.height, peer)
-        return True
+            if ledger.chain.block_meta(blocks[0].header.parent) is None:
+                floor = ledger.finalized.height + 1
+                if start <= floor:
+                    await self._penalize(peer, PENALTY_INVALID_BLOCK, "its chain does not contain our final blocks")
+                    return False
+                start = max(floor, start - step)
+                step *= 4
+                continue
+            for block in blocks:
+                try:
+                    self._importer.import_block(block)
+                except ProtocolError as exc:
+                    # It serves this as its canonical chain: a faulty or hostile peer.
+                    await self._penalize(peer, PENALTY_INVALID_BLOCK, f"invalid block in sync: {exc.message}")
+                    return False
+            log.info("synced blocks %d-%d from %s; head %d", blocks[0].height, blocks[-1].height, peer, ledger.head.height)
+            if blocks[-1].height >= peer_height:
+                return True
+            start = blocks[-1].height + 1
+
+    async def _fetch(self, peer: str, start: int) -> list[bytes] | None:
+        request = BlocksByRange(start=start, count=min(BATCH, MAX_SYNC_BLOCKS))
+        try:
+            return decode_blocks(await self._request(peer, request.encode()))
+        except P2PError as exc:
+            await self._penalize(peer, PENALTY_FAILED_REQUEST, f"sync request failed: {exc.message}")
+        except ProtocolError as exc:
+            await self._penalize(peer, PENALTY_BAD_RESPONSE, f"malformed sync response: {exc.message}")
+        return None

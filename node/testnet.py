@@ -48,7 +48,7 @@ def default_directory() -> Path:
     return default_home() / "testnet"
 
 
-def up(directory: Path, *, nodes: int, authorities: int, block_period_ms: int, reset: bool) -> list[TestnetNode]:
+def up(directory: Path, *, nodes: int, authorities: int | None, block_period_ms: int, reset: bool) -> list[TestnetNode]:
     """Start the testnet in ``directory``, creating it first if needed; returns its nodes."""
     if reset and directory.exists():
         if running(directory):
@@ -77,7 +77,8 @@ def up(directory: Path, *, nodes: int, authorities: int, block_period_ms: int, r
     return members
 
 
-def _create(directory: Path, *, nodes: int, authorities: int, block_period_ms: int) -> list[TestnetNode]:
+def _create(directory: Path, *, nodes: int, authorities: int | None, block_period_ms: int) -> list[TestnetNode]:
+    authorities = nodes if authorities is None else authorities
     if not 1 <= authorities <= nodes:
         raise TestnetError(f"--authorities must be between 1 and the number of nodes ({nodes})")
     rpc_ports = free_ports(nodes)

@@ -5,6 +5,8 @@ They follow Ethereum's Clique (EIP-225), plus a finality rule Clique lacks.
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .errors import InvalidBlock
@@ -90,3 +92,41 @@ def validate_header(
         raise InvalidBlock(f"block {header.height} comes less than one block period after its parent")
     if header.ts > now_ms + MAX_FUTURE_DRIFT_MS:
         raise InvalidBlock(f"block {header.height} is timestamped {header.ts - now_ms} ms in the future")
+
+
+@dataclass(frozen=True)
+class BranchHead:
+    """What fork choice knows of a branch: its head block and the weight behind it."""
+
+    total_difficulty: int
+    height: int
+    proposer: str
+    hash: bytes
+
+
+def fork_choice_key(head: BranchHead, authorities: Sequence[str]) -> tuple[int, int, int, int]:
+    """Sort key of a branch head: the greatest key is the canonical chain (EIP-3436).
+
+    1. highest total difficulty; 2. then the lower height (the shorter chain); 3. then the
+    head whose proposer was in turn least long ago, measured as EIP-3436 does:
+    ``(height - proposer_index) % n``, larger wins; 4. then the lowest hash. Plain Clique
+    keeps the first branch it saw on a tie, and sealers on equal branches then wait on
+    each other forever (go-ethereum #18402): with these rules every node picks the same
+    head from the same two. ``authorities`` is the set the node judges by (a proposer
+    outside it ranks as if it had index n).
+    """
+    count = len(authorities)
+    index = authorities.index(head.proposer) if head.proposer in authorities else count
+    recency = (head.height - index) % count
+    return (head.total_difficulty, -head.height, recency, -int.from_bytes(head.hash, "big"))
+
+
+def out_of_turn_delay_ms(authority_count: int, period_ms: int, rng: random.Random) -> int:
+    """How long after its slot an out-of-turn authority waits before signing.
+
+    Clique waits a random ``rand(0, (n/2 + 1) * 500 ms)``; here the unit scales with the
+    block period, and half a period comes first so that the in-turn block, when its
+    authority is up, arrives before anyone else signs (a fork costs every node a reorg).
+    """
+    wiggle = (authority_count // 2 + 1) * period_ms // 4
+    return period_ms // 2 + rng.randint(0, wiggle)

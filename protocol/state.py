@@ -9,7 +9,7 @@ they commit with their block, are undone with it and are covered by the state ro
 
 The rules of each kind live with their records: participants and assets here, the
 market (licenses, purchases, access) in protocol/market.py, models and apps in
-protocol/lineage.py. ``authority.vote`` belongs to consensus and is not enabled yet.
+protocol/lineage.py, the authority set and its votes in protocol/authorities.py.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
+from .authorities import apply_authority_vote, authorities_writes
 from .catalog import held_asset_key, index_asset, reindex_terms, unindex_asset
 from .encoding import encode, sha256
 from .errors import Rejected
@@ -26,6 +27,7 @@ from .events import (
     AssetRegister,
     AssetTerms,
     AssetWithdraw,
+    AuthorityVote,
     Body,
     Event,
     LicenseGrant,
@@ -65,6 +67,8 @@ REGISTERING_ROLES = ("creator", "contributor")
 
 def genesis_writes(genesis: Genesis) -> dict[bytes, bytes | None]:
     overlay = StateOverlay(_Empty())
+    for key, value in authorities_writes(genesis.authorities).items():
+        overlay.put(key, value)
     for did, amount in genesis.allocations:
         set_account(overlay, did, Account(balance=amount))
     return overlay.writes
@@ -180,6 +184,7 @@ _HANDLERS: dict[type[Body], Handler] = {
     Access: apply_access,
     ModelRegister: apply_model_register,
     AppRegister: apply_app_register,
+    AuthorityVote: apply_authority_vote,
 }
 
 

@@ -8,11 +8,11 @@ instant restarts at the last whole block and loses nothing it had reported final
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import plyvel
 
-from protocol.blocks import Block, Header, decode_block, peek_block
+from protocol.blocks import ZERO_HASH, Block, Header, decode_block, peek_block
 from protocol.encoding import decode, encode, sha256
 from protocol.genesis import Genesis
 from protocol.state import BlockResult, genesis_writes, next_state_root
@@ -28,6 +28,25 @@ class ChainTip:
     hash: bytes
     state_root: bytes
     ts: int
+
+
+@dataclass(frozen=True)
+class BlockMeta:
+    height: int
+    parent: bytes
+    total_difficulty: int
+    """Sum of the difficulties of this block and its ancestors (fork choice weighs branches by it)."""
+
+
+@dataclass(frozen=True)
+class AppliedBlock:
+    """A block with the result of applying it and the state values it overwrote (its undo record)."""
+
+    block: Block
+    result: BlockResult
+    undo: dict[bytes, bytes | None]
+    total_difficulty: int = 0
+    """0: computed from the parent's."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +91,8 @@ class ChainStore:
             batch.put(keys.CANONICAL + keys.height_bytes(0), genesis.hash)
             batch.put(keys.HEAD, _encode_tip(tip))
             batch.put(keys.FINALIZED, _encode_tip(tip))
+            batch.put(keys.GENESIS_TIP, _encode_tip(tip))
+            batch.put(keys.TREE + genesis.hash, encode([0, ZERO_HASH, 0]))
         return tip
 
     # --- reads ----------------------------------------------------------------------
@@ -149,6 +170,46 @@ class ChainStore:
             raise StorageError(f"the store has no {what}: it was never initialised with a genesis")
         return value
 
+    # --- the block tree -----------------------------------------------------------------
+
+    def block_meta(self, block_hash: bytes) -> BlockMeta | None:
+        """Where a stored block sits in the tree (canonical or not), or None if it is unknown."""
+        raw = self._db.get(keys.TREE + block_hash)
+        if raw is None:
+            return None
+        height, parent, total_difficulty = decode(raw)
+        return BlockMeta(height, parent, total_difficulty)
+
+    def is_canonical(self, block_hash: bytes, height: int) -> bool:
+        return self.hash_at(height) == block_hash
+
+    def store_side_block(self, block: Block, total_difficulty: int) -> None:
+        """Keep a block that does not extend the head, so that fork choice can switch to its branch."""
+        with self._db.write_batch() as batch:
+            self._put_tree(batch, block, total_difficulty)
+
+    def signed_at(self, proposer: str, height: int) -> list[bytes]:
+        """Hashes of the stored blocks ``proposer`` signed at ``height``."""
+        prefix = keys.signed_prefix(proposer, height)
+        return [key[len(prefix):] for key, _ in self._db.iterator(prefix=prefix)]
+
+    def put_evidence(self, proposer: str, height: int, headers: tuple[bytes, bytes]) -> bool:
+        """Keep the first proof that ``proposer`` signed two blocks at ``height``; False if one is kept already."""
+        key = keys.evidence_key(proposer, height)
+        if self._db.get(key) is not None:
+            return False
+        self._db.put(key, encode(list(headers)), sync=True)
+        return True
+
+    def evidence(self, limit: int = 100) -> list[bytes]:
+        """Stored equivocation proofs, each the encoding of a pair of signed headers."""
+        found = []
+        for _, raw in self._db.iterator(prefix=keys.EVIDENCE):
+            found.append(raw)
+            if len(found) >= limit:
+                break
+        return found
+
     # --- the one write path -----------------------------------------------------------
 
     def commit_block(self, block: Block, result: BlockResult, *, finalized_height: int) -> ChainTip:
@@ -157,43 +218,126 @@ class ChainStore:
         header = block.header
         if header.parent != head.hash or header.height != head.height + 1:
             raise StorageError(f"block {header.height} does not extend the head at height {head.height}")
-        if result.state_root != header.state_root:
-            raise StorageError("the block's state root does not match the result of applying it")
-        tip = ChainTip(header.height, block.hash, header.state_root, header.ts)
-        final_tip = None
-        if finalized_height >= header.height:
-            final_tip = tip
-        elif finalized_height > self.finalized().height:
-            final_tip = self._tip_at(finalized_height)
         undo = {key: self.get(key) for key in result.writes}
+        return self.switch_branch([], [AppliedBlock(block, result, undo)], finalized_height=finalized_height)
+
+    def switch_branch(self, revert: list[Block], apply: list[AppliedBlock], *, finalized_height: int) -> ChainTip:
+        """Undo ``revert`` (the head first) and apply ``apply`` (oldest first), in one atomic write.
+
+        With ``revert`` empty this appends; otherwise it is a reorg: state goes back through
+        each reverted block's undo record, its events and history entries are removed,
+        then the new branch is written as ``commit_block`` would write each of its blocks.
+        """
+        head = self.head()
+        if revert and revert[0].hash != head.hash:
+            raise StorageError("a reorg must start from the head")
+        fork = revert[-1].header.parent if revert else head.hash
+        fork_height = revert[-1].height - 1 if revert else head.height
+        if fork_height < self.finalized().height:
+            raise StorageError(f"switching branch at height {fork_height} would revert final blocks")
+        parent, parent_height = fork, fork_height
+        for applied in apply:
+            header = applied.block.header
+            if header.parent != parent or header.height != parent_height + 1:
+                raise StorageError(f"block {header.height} does not extend block {parent_height}")
+            if applied.result.state_root != header.state_root:
+                raise StorageError(f"block {header.height}: its state root does not match the result of applying it")
+            parent, parent_height = applied.block.hash, header.height
+        tip = head
         with self._db.write_batch(transaction=True, sync=True) as batch:
-            batch.put(keys.BLOCK + block.hash, block.raw)
-            batch.put(keys.CANONICAL + keys.height_bytes(header.height), block.hash)
-            for index, (event, touched) in enumerate(zip(block.events, result.touched)):
-                batch.put(keys.EVENT + event.id, encode([header.height, index, block.hash, event.raw]))
-                position = keys.position_bytes(header.height, index)
-                for cid in dict.fromkeys(touched.assets):
-                    batch.put(keys.history_prefix(keys.ASSET_HISTORY, cid) + position, event.id)
-                for did in dict.fromkeys(touched.accounts):
-                    batch.put(keys.history_prefix(keys.ACCOUNT_HISTORY, did) + position, event.id)
-            for key, value in result.writes.items():
-                if value is None:
-                    batch.delete(keys.STATE + key)
-                else:
-                    batch.put(keys.STATE + key, value)
-            batch.put(keys.UNDO + block.hash, encode([[key, value] for key, value in sorted(undo.items())]))
+            for block in revert:
+                self._revert(batch, block)
+                tip = self._tip_of_parent(block)
+            for applied in apply:
+                tip = self._apply(batch, applied)
+            for height in range(tip.height + 1, head.height + 1):
+                batch.delete(keys.CANONICAL + keys.height_bytes(height))
             batch.put(keys.HEAD, _encode_tip(tip))
-            if final_tip is not None:
+            finalized_height = min(finalized_height, tip.height)
+            if finalized_height > self.finalized().height:
+                final_tip = tip if finalized_height == tip.height else self._tip_at(finalized_height, apply)
                 batch.put(keys.FINALIZED, _encode_tip(final_tip))
         return tip
 
-    def _tip_at(self, height: int) -> ChainTip:
-        block_hash = self.hash_at(height)
-        raw = self.get_block_raw(block_hash) if block_hash is not None else None
+    def _apply(self, batch: Any, applied: AppliedBlock) -> ChainTip:
+        block, result = applied.block, applied.result
+        header = block.header
+        parent_meta = self.block_meta(header.parent)
+        total_difficulty = (parent_meta.total_difficulty if parent_meta else 0) + header.difficulty
+        self._put_tree(batch, block, applied.total_difficulty or total_difficulty)
+        batch.put(keys.CANONICAL + keys.height_bytes(header.height), block.hash)
+        index_keys = []
+        for index, (event, touched) in enumerate(zip(block.events, result.touched)):
+            batch.put(keys.EVENT + event.id, encode([header.height, index, block.hash, event.raw]))
+            position = keys.position_bytes(header.height, index)
+            history = [keys.history_prefix(keys.ASSET_HISTORY, cid) for cid in dict.fromkeys(touched.assets)]
+            history += [keys.history_prefix(keys.ACCOUNT_HISTORY, did) for did in dict.fromkeys(touched.accounts)]
+            for prefix in history:
+                batch.put(prefix + position, event.id)
+                index_keys.append(prefix + position)
+        for key, value in result.writes.items():
+            if value is None:
+                batch.delete(keys.STATE + key)
+            else:
+                batch.put(keys.STATE + key, value)
+        undo_state = [[key, value] for key, value in sorted(applied.undo.items())]
+        batch.put(keys.UNDO + block.hash, encode([undo_state, index_keys]))
+        return ChainTip(header.height, block.hash, header.state_root, header.ts)
+
+    def _revert(self, batch: Any, block: Block) -> None:
+        raw = self._db.get(keys.UNDO + block.hash)
         if raw is None:
+            raise StorageError(f"block {block.height} has no undo record; it cannot be reverted")
+        undo_state, index_keys = decode(raw)
+        for key, value in undo_state:
+            if value is None:
+                batch.delete(keys.STATE + key)
+            else:
+                batch.put(keys.STATE + key, value)
+        for key in index_keys:
+            batch.delete(key)
+        for event in block.events:
+            batch.delete(keys.EVENT + event.id)
+        batch.delete(keys.CANONICAL + keys.height_bytes(block.height))
+        batch.delete(keys.UNDO + block.hash)
+
+    def undo_writes(self, block_hash: bytes) -> dict[bytes, bytes | None]:
+        """The state values a canonical block overwrote (what reverting it writes back)."""
+        raw = self._db.get(keys.UNDO + block_hash)
+        if raw is None:
+            raise StorageError(f"block {block_hash.hex()[:12]} has no undo record")
+        return {key: value for key, value in decode(raw)[0]}
+
+    def _put_tree(self, batch: Any, block: Block, total_difficulty: int) -> None:
+        header = block.header
+        batch.put(keys.BLOCK + block.hash, block.raw)
+        batch.put(keys.TREE + block.hash, encode([header.height, header.parent, total_difficulty]))
+        batch.put(keys.signed_prefix(header.proposer, header.height) + block.hash, b"")
+
+    def _tip_of_parent(self, block: Block) -> ChainTip:
+        return self.tip_of(block.header.parent)
+
+    def _tip_at(self, height: int, pending: list[AppliedBlock]) -> ChainTip:
+        """The tip at a canonical height, looking first among blocks being applied in this write."""
+        for applied in pending:
+            if applied.block.height == height:
+                header = applied.block.header
+                return ChainTip(height, applied.block.hash, header.state_root, header.ts)
+        block_hash = self.hash_at(height)
+        if block_hash is None:
             raise StorageError(f"canonical block {height} is missing from the store")
-        header = decode_block(raw, verify=False).header
-        return ChainTip(height, header.hash, header.state_root, header.ts)
+        return self.tip_of(block_hash)
+
+    def tip_of(self, block_hash: bytes) -> ChainTip:
+        """The tip a stored block (or the genesis) makes, whether it is canonical or not."""
+        raw = self.get_block_raw(block_hash)
+        if raw is None:
+            genesis = _decode_tip(self._require(keys.GENESIS_TIP, "genesis tip"))
+            if genesis.hash == block_hash:
+                return genesis
+            raise StorageError(f"block {block_hash.hex()[:12]} is missing from the store")
+        header, _ = peek_block(raw)
+        return ChainTip(header.height, header.hash, header.state_root, header.ts)
 
 
 def _encode_tip(tip: ChainTip) -> bytes:

@@ -15,6 +15,9 @@ ACCOUNT_HISTORY = b"ic/"  # did + 0x00 + height + index -> event id
 STATE = b"s/"  # state key (see protocol.state) -> canonical state record
 UNDO = b"u/"  # block hash -> previous values of every state key the block wrote
 META = b"m/"  # node metadata: genesis, head, finalized
+TREE = b"t/"  # block hash -> [height, parent hash, total difficulty], for every stored block, canonical or not
+SIGNED = b"sg/"  # proposer did + 0x00 + height (8 bytes) + block hash -> b"" (who signed what, to spot equivocation)
+EVIDENCE = b"ev/"  # proposer did + 0x00 + height (8 bytes) -> [header bytes, header bytes] of two blocks it signed
 CONTENT_LEAF = b"cl/"  # leaf cid -> [file root cid, offset, length]
 CONTENT_NODE = b"cn/"  # dag-pb node cid -> node bytes
 CONTENT_ROOT = b"cr/"  # root cid -> content facts (size, media)
@@ -22,6 +25,7 @@ CONTENT_ROOT = b"cr/"  # root cid -> content facts (size, media)
 HEAD = META + b"head"
 FINALIZED = META + b"finalized"
 GENESIS = META + b"genesis"
+GENESIS_TIP = META + b"genesis_tip"
 
 
 def height_bytes(height: int) -> bytes:
@@ -39,6 +43,14 @@ def parse_position(raw: bytes) -> tuple[int, int]:
 def history_prefix(space: bytes, name: str) -> bytes:
     # 0x00 cannot occur in a CID or did, so one name's range never runs into another's.
     return space + name.encode() + b"\x00"
+
+
+def signed_prefix(proposer: str, height: int) -> bytes:
+    return history_prefix(SIGNED, proposer) + height_bytes(height)
+
+
+def evidence_key(proposer: str, height: int) -> bytes:
+    return history_prefix(EVIDENCE, proposer) + height_bytes(height)
 
 
 def prefix_end(prefix: bytes) -> bytes:

@@ -16,7 +16,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     actions = net.add_subparsers(dest="testnet_command", required=True, metavar="{up,status,down}")
     up = actions.add_parser("up", parents=common, help="create (first time) and start the testnet's nodes")
     up.add_argument("--nodes", type=int, default=3, help="how many nodes (default 3)")
-    up.add_argument("--authorities", type=int, default=1, help="how many of them sign blocks (default 1)")
+    up.add_argument("--authorities", type=int, default=None, help="how many of them sign blocks (default: all)")
     up.add_argument("--block-period-ms", type=int, default=1000, help="block period (default 1000)")
     up.add_argument("--reset", action="store_true", help="delete the testnet's keys and chains and start over")
     up.set_defaults(handler=run_up)

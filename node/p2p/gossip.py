@@ -19,6 +19,7 @@ from typing import AbstractSet, Any, Awaitable, Callable
 from protocol.blocks import MAX_BLOCK_BYTES, Block, decode_block
 from protocol.encoding import sha256
 from protocol.errors import ProtocolError
+from protocol.evidence import decode_equivocation
 from protocol.events import MAX_EVENT_BYTES, Event, decode_event
 
 from .host import P2PError
@@ -94,7 +95,7 @@ def event_batch_validator(
 def block_validator(
     strike: Strike,
     banned: AbstractSet[str],
-    authorities: Callable[[int], tuple[str, ...]],
+    authorities: Callable[[], tuple[str, ...]],
     validated: Validated,
     known_events: Callable[[bytes], Event | None],
 ) -> Callable[[str, bytes], bool]:
@@ -106,10 +107,27 @@ def block_validator(
         except ProtocolError as exc:
             strike(peer, f"invalid block gossip: {exc.message}")
             return False
-        if block.header.proposer not in authorities(block.height):
+        if block.header.proposer not in authorities():
             strike(peer, f"block {block.height} gossiped from a non-authority {block.header.proposer}")
             return False
         validated.put(data, block)
+        return True
+
+    return validate
+
+
+def evidence_validator(strike: Strike, banned: AbstractSet[str], validated: Validated) -> Callable[[str, bytes], bool]:
+    """Equivocation proofs are relayed only when both headers verify and really conflict."""
+
+    def validate(peer: str, data: bytes) -> bool:
+        if peer in banned:
+            return False
+        try:
+            evidence = decode_equivocation(data)
+        except ProtocolError as exc:
+            strike(peer, f"invalid evidence gossip: {exc.message}")
+            return False
+        validated.put(data, evidence)
         return True
 
     return validate

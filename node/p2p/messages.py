@@ -57,6 +57,10 @@ def blocks_topic(tag: str) -> str:
     return f"/audiera/{tag}/blocks/1"
 
 
+def evidence_topic(tag: str) -> str:
+    return f"/audiera/{tag}/evidence/1"
+
+
 def _read(data: bytes, what: str) -> FieldReader:
     try:
         value = decode(data)
@@ -71,6 +75,7 @@ class Status:
     genesis: bytes
     head_height: int
     head_hash: bytes
+    total_difficulty: int
     finalized_height: int
     finalized_hash: bytes
 
@@ -85,6 +90,7 @@ def decode_status(data: bytes) -> Status:
         genesis=r.digest("genesis"),  # type: ignore[arg-type]
         head_height=r.integer("head_height"),
         head_hash=r.digest("head_hash"),  # type: ignore[arg-type]
+        total_difficulty=r.integer("total_difficulty"),
         finalized_height=r.integer("finalized_height"),
         finalized_hash=r.digest("finalized_hash"),  # type: ignore[arg-type]
     )

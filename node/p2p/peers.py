@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .messages import Status
 
@@ -35,6 +35,7 @@ class PeerRecord:
             "peer_id": self.peer_id,
             "head_height": status.head_height if status else None,
             "head_hash": status.head_hash.hex() if status else None,
+            "total_difficulty": status.total_difficulty if status else None,
             "finalized_height": status.finalized_height if status else None,
             "score": self.score,
             "recent_strikes": self.strikes[-5:],
@@ -72,7 +73,17 @@ class PeerBook:
             return True
         return False
 
-    def best_ahead_of(self, height: int) -> PeerRecord | None:
-        """The known peer with the highest head above ``height``, if any."""
-        ahead = [r for r in self._peers.values() if r.status and r.status.head_height > height and r.peer_id not in self.banned]
-        return max(ahead, key=lambda record: record.status.head_height, default=None)  # type: ignore[union-attr]
+    def best_ahead(self, total_difficulty: int, is_known: Callable[[bytes], bool]) -> PeerRecord | None:
+        """The peer whose head could move ours: the heaviest with more total difficulty than
+        ``total_difficulty``, or as much on a head block we do not have (a tie fork choice settles)."""
+
+        def could_move(record: PeerRecord) -> bool:
+            status = record.status
+            if status is None or record.peer_id in self.banned:
+                return False
+            if status.total_difficulty != total_difficulty:
+                return status.total_difficulty > total_difficulty
+            return not is_known(status.head_hash)
+
+        candidates = [record for record in self._peers.values() if could_move(record)]
+        return max(candidates, key=lambda record: record.status.total_difficulty, default=None)  # type: ignore[union-attr]

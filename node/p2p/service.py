@@ -18,17 +18,26 @@ from libp2p.crypto.keys import KeyPair
 
 from protocol.blocks import Block
 from protocol.errors import ProtocolError
+from protocol.evidence import Equivocation, decode_equivocation
 from protocol.events import AssetRegister, decode_event
 
 from ..config import P2PConfig
-from ..importer import BlockImporter
+from ..importer import BlockImporter, UnknownParent
 from ..intake import EventIntake
-from ..ledger import Ledger
+from ..ledger import HeadChange, Ledger
 from ..mempool import Mempool
 from ..sync import Syncer
 from . import messages
 from .content_exchange import ContentExchange, FetchError
-from .gossip import EventBatcher, Validated, block_validator, event_batch_validator, validated_block, validated_events
+from .gossip import (
+    EventBatcher,
+    Validated,
+    block_validator,
+    event_batch_validator,
+    evidence_validator,
+    validated_block,
+    validated_events,
+)
 from .host import MAX_FRAME, P2PError, P2PHost
 from .peers import PENALTY_INVALID_GOSSIP, PeerBook
 
@@ -66,6 +75,7 @@ class NetworkService:
         self.peers = PeerBook()
         self._event_queue: asyncio.Queue = asyncio.Queue()
         self._block_queue: asyncio.Queue = asyncio.Queue()
+        self._evidence_queue: asyncio.Queue = asyncio.Queue()
         self._validated = Validated()
         self._stopping = False
         tag = messages.network_tag(ledger.genesis.hash)
@@ -74,6 +84,7 @@ class NetworkService:
         self._events_protocol = messages.events_protocol(tag)
         self._events_topic = messages.events_topic(tag)
         self._blocks_topic = messages.blocks_topic(tag)
+        self._evidence_topic = messages.evidence_topic(tag)
         self.syncer = Syncer(ledger, importer, self.peers, self._sync_request, self.penalize, mempool.verified)
         self.content = ContentExchange(content, self._content_request, self.penalize, lambda: self.host.peers(), max_content_bytes)
         self._batcher = EventBatcher(lambda data: self.host.publish(self._events_topic, data))
@@ -100,9 +111,10 @@ class NetworkService:
         known = self._mempool.verified
         included = self._ledger.chain.has_event  # LevelDB reads are safe from the network thread
         events_validator = event_batch_validator(strike, banned, self._validated, known, included)
-        blocks_validator = block_validator(strike, banned, self._ledger.authorities_at, self._validated, known)
+        blocks_validator = block_validator(strike, banned, lambda: self._ledger.authorities, self._validated, known)
         await host.subscribe(self._events_topic, events_validator, self._event_queue)
         await host.subscribe(self._blocks_topic, blocks_validator, self._block_queue)
+        await host.subscribe(self._evidence_topic, evidence_validator(strike, banned, self._validated), self._evidence_queue)
         host.on_connected(self._on_connected)
         host.on_disconnected(self.peers.disconnected)
         log.info("p2p listening on %s", ", ".join(host.addresses))
@@ -117,6 +129,7 @@ class NetworkService:
             tasks.create_task(self._batcher.run())
             tasks.create_task(self._consume_events())
             tasks.create_task(self._consume_blocks())
+            tasks.create_task(self._consume_evidence())
             tasks.create_task(self._replicate_loop())
 
     async def stop(self) -> None:
@@ -149,13 +162,17 @@ class NetworkService:
     def announce_block(self, block: Block) -> None:
         asyncio.ensure_future(self._publish_block(block))
 
-    def on_new_block(self, block: Block) -> None:
+    def announce_evidence(self, evidence: Equivocation) -> None:
+        asyncio.ensure_future(self._publish(self._evidence_topic, evidence.encode(), "evidence"))
+
+    def on_head_change(self, change: HeadChange) -> None:
         """Ledger listener: queue the content of new assets for replication."""
         if not self._replicate:
             return
-        for event in block.events:
-            if isinstance(event.body, AssetRegister):
-                self._replication.put_nowait(event.body.cid)
+        for block in change.applied:
+            for event in block.events:
+                if isinstance(event.body, AssetRegister):
+                    self._replication.put_nowait(event.body.cid)
 
     def status_json(self) -> dict[str, Any]:
         return {"peer_id": self.host.peer_id, "addresses": self.host.addresses, "peers": self.host.peers()}
@@ -190,6 +207,7 @@ class NetworkService:
             genesis=self._ledger.genesis.hash,
             head_height=head.height,
             head_hash=head.hash,
+            total_difficulty=self._ledger.head_difficulty,
             finalized_height=final.height,
             finalized_hash=final.hash,
         )
@@ -317,10 +335,13 @@ class NetworkService:
     # --- gossip -------------------------------------------------------------------------
 
     async def _publish_block(self, block: Block) -> None:
+        await self._publish(self._blocks_topic, block.raw, f"block {block.height}")
+
+    async def _publish(self, topic: str, data: bytes, what: str) -> None:
         try:
-            await self.host.publish(self._blocks_topic, block.raw)
+            await self.host.publish(topic, data)
         except P2PError as exc:
-            log.warning("could not gossip block %d: %s", block.height, exc.message)
+            log.warning("could not gossip %s: %s", what, exc.message)
 
     async def _consume_events(self) -> None:
         while True:
@@ -335,17 +356,21 @@ class NetworkService:
         while True:
             message = await self._block_queue.get()
             block = validated_block(self._validated, message.data)
-            head = self._ledger.head
-            if block.header.parent == head.hash and block.height == head.height + 1:
-                try:
-                    self._importer.import_block(block)
-                except ProtocolError as exc:
-                    log.warning("gossiped block %d from %s refused: %s", block.height, message.peer, exc.message)
-            elif block.height > head.height:
-                record = self.peers.get(message.peer)
-                if record is not None and (record.status is None or record.status.head_height < block.height):
-                    asyncio.ensure_future(self._exchange_status(message.peer))
-                self.syncer.poke()
+            try:
+                self._importer.import_block(block)
+            except UnknownParent:
+                # A branch we lack (or a gap): learn the sender's head and let sync fetch it.
+                asyncio.ensure_future(self._exchange_status(message.peer))
+            except ProtocolError as exc:
+                # Not the forwarder's fault: it relays what is well signed by an authority,
+                # as we do; whether a block fits the chain is known only on import.
+                log.warning("gossiped block %d from %s refused: %s", block.height, message.peer, exc.message)
+
+    async def _consume_evidence(self) -> None:
+        while True:
+            message = await self._evidence_queue.get()
+            evidence = self._validated.take(message.data) or decode_equivocation(message.data)
+            self._importer.record_evidence(evidence)
 
     # --- request/response clients ------------------------------------------------------------
 

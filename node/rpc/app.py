@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..services import Services
-from . import access_api, catalog_api, chain_api, content_api, license_api, lineage_api, registry_api, royalty_api
+from . import access_api, consensus_api, catalog_api, chain_api, content_api, license_api, lineage_api, registry_api, royalty_api
 from .context import SERVICES
 from .errors import error_middleware
 from .openapi import openapi_document
@@ -22,6 +22,9 @@ ROUTES = [
     ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
     ("GET", "/v1/blocks/{ref}", chain_api.get_block, "A block by height, hash, 'head' or 'finalized'"),
     ("GET", "/v1/headers", chain_api.list_headers, "Canonical headers from a height"),
+    ("POST", "/v1/blocks", consensus_api.submit_block, "Submit a signed block (application/msgpack): imported as from a peer"),
+    ("GET", "/v1/evidence", consensus_api.list_evidence, "Equivocation evidence: two headers one authority signed at one height"),
+    ("GET", "/v1/authorities", consensus_api.get_authorities, "The authority set for the next block and the standing votes"),
     ("GET", "/v1/assets/{cid}", registry_api.get_asset_with_history, "An asset with its provenance history"),
     ("GET", "/v1/accounts/{did}", registry_api.get_account_with_activity, "An account with its activity"),
     ("POST", "/v1/content", content_api.upload_content, "Upload content (streamed); returns its CID and media facts"),

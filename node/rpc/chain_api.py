@@ -33,7 +33,8 @@ async def get_status(request: web.Request) -> web.Response:
             "finalized_height": final.height,
             "finalized_hash": final.hash.hex(),
             "block_period_ms": services.genesis.block_period_ms,
-            "authorities": list(ledger.authorities_at(head.height + 1)),
+            "head_total_difficulty": ledger.head_difficulty,
+            "authorities": list(ledger.authorities),
             "authority": services.authority,
             "node_id": services.node_id,
             "peers": services.network.host.peers(),
@@ -190,7 +191,7 @@ async def get_peers(request: web.Request) -> web.Response:
 async def get_sync(request: web.Request) -> web.Response:
     services = services_of(request)
     syncer = services.network.syncer
-    best = services.network.peers.best_ahead_of(services.ledger.head.height)
+    best = syncer.best_peer()
     return web.json_response(
         {
             "syncing": syncer.syncing,

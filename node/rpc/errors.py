@@ -23,6 +23,8 @@ _STATUS_BY_CODE = {
     "invalid_event": 400,
     "invalid_block": 400,
     "invalid_proof": 400,
+    "invalid_evidence": 400,
+    "unknown_parent": 409,
     "rejected": 409,
     "nonce": 409,
     "already_included": 409,

@@ -20,8 +20,12 @@ def test_dev_config_loads_as_a_dev_network():
     assert config.is_dev and config.authority_key_file is not None
 
 
-def test_the_shipped_testnet_has_three_nodes():
+def test_the_shipped_testnet_has_three_nodes_and_all_are_authorities():
     assert len(TESTNET) == 3
+    configs = [load_config(path) for path in TESTNET]
+    genesis = load_genesis(configs[0].genesis_file)
+    assert sorted(key_from_seed(c.authority_seed).did for c in configs if c.authority_seed) == sorted(genesis.authorities)
+    assert len(genesis.authorities) == 3
 
 
 @pytest.mark.parametrize("path", TESTNET, ids=lambda p: p.parent.name)

@@ -8,6 +8,7 @@ import hashlib
 import msgpack
 import pytest
 
+from protocol.authorities import AUTHORITIES_KEY, get_authorities
 from protocol.encoding import decode, encode
 from protocol.errors import Rejected
 from protocol.events import BODY_TYPES, AssetTerms, AssetWithdraw, Body, Event, Parent, ParticipantRegister, sign_event
@@ -280,20 +281,11 @@ def test_invalid_withdraw_unknown_asset() -> None:
     rejected(registered(), event(ALICE, AssetWithdraw(cid("nope"), ""), 3), "is not registered")
 
 
-# --- kinds not enabled ---------------------------------------------------------------
-
-ENABLED = set(BODY_TYPES) - {"authority.vote"}  # authority.vote belongs to consensus
+# --- every kind is enabled --------------------------------------------------------------
 
 
-def test_enabled_kinds() -> None:
-    assert set(enabled_kinds()) == ENABLED
-
-
-@pytest.mark.parametrize("kind", sorted(set(BODY_TYPES) - ENABLED))
-def test_invalid_kind_not_enabled(kind: str) -> None:
-    body = valid_bodies()[kind]
-    rejected(registered(), event(CAROL, body, 2), f"event kind {kind} is not enabled on this network yet")
-    rejected(StateOverlay(DictState()), event(CAROL, body, 1), "is not enabled")
+def test_every_kind_is_enabled() -> None:
+    assert set(enabled_kinds()) == set(BODY_TYPES)
 
 
 # --- overlays ------------------------------------------------------------------------
@@ -401,10 +393,11 @@ def genesis_wire() -> dict[str, object]:
     }
 
 
-def test_genesis_writes_allocations() -> None:
+def test_genesis_writes_allocations_and_authorities() -> None:
     writes = genesis_writes(parse_genesis(genesis_wire()))
-    assert set(writes) == {account_key(ALICE.did), account_key(BOB.did)}
+    assert set(writes) == {account_key(ALICE.did), account_key(BOB.did), AUTHORITIES_KEY}
     state = DictState(writes)  # type: ignore[arg-type]
+    assert get_authorities(state) == (CAROL.did,)
     assert get_account(state, ALICE.did) == Account(balance=1_000)
     assert get_account(state, BOB.did) == Account(balance=250)
     assert get_account(state, CAROL.did) == Account()

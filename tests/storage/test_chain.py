@@ -216,18 +216,18 @@ def test_undo_records_hold_previous_values(chain, stores):
     for block, result, before in committed:
         raw = stores.db.get(keys.UNDO + block.hash)
         assert raw is not None
-        undo = decode(raw)
-        assert undo == [[k, before[k]] for k in sorted(result.writes)]
+        undo_state, _ = decode(raw)
+        assert undo_state == [[k, before[k]] for k in sorted(result.writes)]
     # Block 2 created asset A: its undo says "absent" for it; block 3 changed it: the undo
     # holds the record as block 2 left it.
-    undo_2 = dict(map(tuple, decode(stores.db.get(keys.UNDO + committed[1][0].hash))))
+    undo_2 = chain.undo_writes(committed[1][0].hash)
     assert undo_2[asset_key(ASSET_A)] is None
-    undo_3 = dict(map(tuple, decode(stores.db.get(keys.UNDO + committed[2][0].hash))))
+    undo_3 = chain.undo_writes(committed[2][0].hash)
     assert undo_3[asset_key(ASSET_A)] == committed[1][1].writes[asset_key(ASSET_A)]
     # Applying the undo of every block, newest first, gives back the genesis state.
     state = state_snapshot(stores.db)
     for block, _, _ in reversed(committed):
-        for k, previous in decode(stores.db.get(keys.UNDO + block.hash)):
+        for k, previous in chain.undo_writes(block.hash).items():
             if previous is None:
                 state.pop(k, None)
             else:
