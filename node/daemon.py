@@ -66,15 +66,25 @@ def _update_mempool(mempool: Mempool, change: HeadChange, period_ms: int) -> Non
     mempool.on_new_head(included, BlockContext(head.height + 1, head.header.ts + period_ms), returned)
 
 
-def load_authority(config: Config, genesis: Genesis) -> SigningKey | None:
+def load_authority(config: Config, authorities: tuple[str, ...]) -> SigningKey | None:
+    """The key this node signs blocks with, if it has one.
+
+    The key need not be an authority yet: the authorities can vote it in (``authority.vote``),
+    and a key added after genesis is never in the genesis set. The producer signs only
+    while the key is in the current set, so a node may start as a candidate.
+    """
     if config.authority_seed is not None:
         key = key_from_seed(config.authority_seed)
     elif config.authority_key_file is not None:
         key = read_key_file(config.authority_key_file)
     else:
         return None
-    if key.did not in genesis.authorities:
-        raise ConfigError(f"the configured authority key ({key.did}) is not an authority of this genesis")
+    if key.did not in authorities:
+        log.warning(
+            "the configured authority key (%s) is not a current authority: "
+            "this node signs blocks only once the authorities vote it in",
+            key.did,
+        )
     return key
 
 
@@ -101,7 +111,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     ledger = Ledger(stores.chain, genesis)
     mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
     ledger.add_listener(lambda change: _update_mempool(mempool, change, genesis.block_period_ms))
-    key = load_authority(config, genesis)
+    key = load_authority(config, ledger.authorities)
     intake = EventIntake(ledger, mempool, stores.content, clock)
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
     importer = BlockImporter(ledger, clock)
@@ -178,7 +188,7 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
                     key,
                     services.clock,
                     services.network.announce_block,
-                    may_produce=lambda: not services.network.syncer.syncing,
+                    may_produce=services.network.ready_to_produce,
                 )
                 workers.append(tasks.create_task(producer.run(), name="producer"))
             tasks.create_task(_cancel_on(stop, workers), name="shutdown")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .blocks import Header, parse_header
 from .encoding import decode, encode
-from .errors import InvalidBlock, ProtocolError
+from .errors import DecodeError, InvalidBlock, ProtocolError
 
 MAX_EVIDENCE_BYTES = 4096
 
@@ -64,4 +64,6 @@ def decode_equivocation(data: bytes) -> Equivocation:
         first, second = (parse_header(decode(item)) for item in pair)
     except InvalidBlock as exc:
         raise InvalidEvidence(f"evidence header: {exc.message}") from None
+    except DecodeError as exc:
+        raise InvalidEvidence(f"evidence does not decode: {exc.message}") from None
     return equivocation(first, second)

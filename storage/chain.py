@@ -248,8 +248,9 @@ class ChainStore:
             for block in revert:
                 self._revert(batch, block)
                 tip = self._tip_of_parent(block)
+            pending: dict[bytes, int] = {}  # total difficulty of blocks written in this batch
             for applied in apply:
-                tip = self._apply(batch, applied)
+                tip = self._apply(batch, applied, pending)
             for height in range(tip.height + 1, head.height + 1):
                 batch.delete(keys.CANONICAL + keys.height_bytes(height))
             batch.put(keys.HEAD, _encode_tip(tip))
@@ -259,12 +260,17 @@ class ChainStore:
                 batch.put(keys.FINALIZED, _encode_tip(final_tip))
         return tip
 
-    def _apply(self, batch: Any, applied: AppliedBlock) -> ChainTip:
+    def _apply(self, batch: Any, applied: AppliedBlock, pending: dict[bytes, int]) -> ChainTip:
         block, result = applied.block, applied.result
         header = block.header
-        parent_meta = self.block_meta(header.parent)
-        total_difficulty = (parent_meta.total_difficulty if parent_meta else 0) + header.difficulty
-        self._put_tree(batch, block, applied.total_difficulty or total_difficulty)
+        # The parent may be an earlier block of this same write, not yet readable from the db.
+        parent_difficulty = pending.get(header.parent)
+        if parent_difficulty is None:
+            parent_meta = self.block_meta(header.parent)
+            parent_difficulty = parent_meta.total_difficulty if parent_meta else 0
+        total_difficulty = applied.total_difficulty or parent_difficulty + header.difficulty
+        pending[block.hash] = total_difficulty
+        self._put_tree(batch, block, total_difficulty)
         batch.put(keys.CANONICAL + keys.height_bytes(header.height), block.hash)
         index_keys = []
         for index, (event, touched) in enumerate(zip(block.events, result.touched)):

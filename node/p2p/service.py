@@ -48,6 +48,9 @@ HANDSHAKE_TIMEOUT_S = 5.0
 RECONNECT_MIN_S = 0.5
 """py-libp2p needs a gap after a peer restarts before pubsub recovers (LIBP2P.md)."""
 RECONNECT_MAX_S = 15.0
+STARTUP_GRACE_S = 3.0
+"""How long an authority waits at start to hear its peers' heads before signing (they are
+greeted on connect, and dialled within a second of start)."""
 
 
 class NetworkService:
@@ -90,7 +93,10 @@ class NetworkService:
         self._batcher = EventBatcher(lambda data: self.host.publish(self._events_topic, data))
         self._replication: asyncio.Queue[str] = asyncio.Queue()
         self.peering = True
-        """While False, the node holds no connections: an operator's switch (and the tests' partition)."""
+        """While False, the node holds no connections: an operator's switch (and the tests' partitions)."""
+        self._started_at: float | None = None
+        self.only: frozenset[str] | None = None
+        """While set, the only peers the node keeps connections with (to split a testnet in parts)."""
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -98,6 +104,8 @@ class NetworkService:
         host = self.host
         await host.start()
         loop = asyncio.get_running_loop()
+        if self._started_at is None:
+            self._started_at = loop.time()
         banned = self.peers.banned
 
         def strike(peer: str, reason: str) -> None:  # from the network thread
@@ -174,15 +182,30 @@ class NetworkService:
                 if isinstance(event.body, AssetRegister):
                     self._replication.put_nowait(event.body.cid)
 
+    def ready_to_produce(self) -> bool:
+        """Whether an authority may sign now: not while catching up, nor at start before it has
+        heard its peers' heads (it would sign stale blocks at heights the network has passed)."""
+        if self.syncer.syncing:
+            return False
+        if not self._config.bootstrap:
+            return True
+        started = self._started_at
+        return started is not None and asyncio.get_running_loop().time() - started >= STARTUP_GRACE_S
+
     def status_json(self) -> dict[str, Any]:
         return {"peer_id": self.host.peer_id, "addresses": self.host.addresses, "peers": self.host.peers()}
 
-    async def set_peering(self, enabled: bool) -> None:
-        """Cut the node off from every peer, or let it reconnect."""
-        self.peering = enabled
+    async def set_peering(self, enabled: bool, only: frozenset[str] | None = None) -> None:
+        """Cut the node off from every peer (or from all but ``only``), or let it reconnect."""
+        self.peering, self.only = enabled, only
+        await asyncio.gather(*(self._disconnect(peer) for peer in self.host.peers() if not self._allowed(peer)))
         if not enabled:
-            await asyncio.gather(*(self._disconnect(peer) for peer in self.host.peers()))
-        log.warning("peering %s", "enabled" if enabled else "disabled: the node is cut off from its peers")
+            log.warning("peering disabled: the node is cut off from its peers")
+        else:
+            log.warning("peering enabled%s", "" if only is None else f" with only {sorted(only)}")
+
+    def _allowed(self, peer: str) -> bool:
+        return self.peering and peer not in self.peers.banned and (self.only is None or peer in self.only)
 
     async def _disconnect(self, peer: str) -> None:
         try:
@@ -285,7 +308,7 @@ class NetworkService:
         if peer in self.peers.banned:
             asyncio.ensure_future(self._drop_foreign(peer))
             return
-        if not self.peering:
+        if not self._allowed(peer):
             asyncio.ensure_future(self._disconnect(peer))
             return
         self.peers.connected(peer)
@@ -296,7 +319,7 @@ class NetworkService:
             await asyncio.sleep(STATUS_INTERVAL_S)
             # A dial already under way when a peer was banned (or peering was switched off)
             # can still complete: sweep such connections here.
-            unwanted = [peer for peer in self.host.peers() if peer in self.peers.banned or not self.peering]
+            unwanted = [peer for peer in self.host.peers() if not self._allowed(peer)]
             await asyncio.gather(*(self._disconnect(peer) for peer in unwanted))
             wanted = [peer for peer in self.host.peers() if peer not in unwanted]
             await asyncio.gather(*(self._exchange_status(peer) for peer in wanted))
@@ -317,7 +340,7 @@ class NetworkService:
             connected = set(self.host.peers())
             now = loop.time()
             for peer, address in wanted.items():
-                if peer in connected or peer in self.peers.banned or peer == self.host.peer_id:
+                if peer in connected or not self._allowed(peer) or peer == self.host.peer_id:
                     delay[peer] = RECONNECT_MIN_S
                     next_try[peer] = max(next_try[peer], now + RECONNECT_MIN_S)
                     continue

@@ -30,6 +30,7 @@ async def get_status(request: web.Request) -> web.Response:
             "head_height": head.height,
             "head_hash": head.hash.hex(),
             "head_time": head.ts,
+            "head_state_root": head.state_root.hex(),
             "finalized_height": final.height,
             "finalized_hash": final.hash.hex(),
             "block_period_ms": services.genesis.block_period_ms,
@@ -40,6 +41,7 @@ async def get_status(request: web.Request) -> web.Response:
             "peers": services.network.host.peers(),
             "syncing": services.network.syncer.syncing,
             "peering": services.network.peering,
+            "peering_only": None if services.network.only is None else sorted(services.network.only),
             "mempool": {"pending": services.mempool.ready_count, "queued": services.mempool.queued_count},
         }
     )
@@ -203,18 +205,22 @@ async def get_sync(request: web.Request) -> web.Response:
 
 
 async def set_peering(request: web.Request) -> web.Response:
-    """Operator switch: cut the node off from its peers, or reconnect. Loopback clients only."""
+    """Operator switch: cut the node off from its peers (or all but some), or reconnect. Loopback clients only."""
     if request.remote not in ("127.0.0.1", "::1"):
         raise ApiError(403, "forbidden", "admin endpoints answer loopback clients only")
+    hint = 'send {"enabled": true|false} as JSON, optionally with "only": [peer ids] to keep just those peers'
     try:
         body = await request.json()
         enabled = body["enabled"]
-    except (ValueError, KeyError, TypeError):
-        raise bad_request('send {"enabled": true} or {"enabled": false} as JSON') from None
+        only = body.get("only")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise bad_request(hint) from None
     if not isinstance(enabled, bool):
         raise bad_request("enabled must be true or false")
+    if only is not None and (not isinstance(only, list) or not all(isinstance(peer, str) for peer in only)):
+        raise bad_request("only must be a list of peer ids")
     network = services_of(request).network
-    await network.set_peering(enabled)
+    await network.set_peering(enabled, None if only is None else frozenset(only))
     return web.json_response({"peering": network.peering, "peers": network.host.peers()})
 
 

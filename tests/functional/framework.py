@@ -195,3 +195,12 @@ def wait_final_everywhere(nodes: list[NodeProcess], event_id: str, timeout: floa
         timeout=timeout,
         what=f"event {event_id[:12]} final on every node",
     )
+
+
+def verify_store(config: Path) -> str:
+    """Run ``audiera-node verify`` on a stopped node's store; its report, after asserting it is consistent."""
+    result = subprocess.run(
+        [sys.executable, "-m", "node.main", "verify", "--config", str(config)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout

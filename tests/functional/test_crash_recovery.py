@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import subprocess
-import sys
 import threading
 import urllib.parse
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 from protocol.events import ParticipantRegister
 from protocol.unixfs import root_cid_of_file
 
-from .framework import REPO, RpcError, wait_until
+from .framework import RpcError, verify_store, wait_until
 from .helpers import Client
 
 pytestmark = pytest.mark.slow
@@ -39,14 +37,6 @@ def stream_upload(url: str, path: Path, outcome: dict) -> None:
             outcome["status"] = connection.getresponse().status
     except OSError as exc:  # expected: the node dies under us
         outcome["error"] = exc
-
-
-def verify_store(config: Path) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "node.main", "verify", "--config", str(config)], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def test_sigkill_during_upload_and_submissions(start_local_node, tmp_path):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import subprocess
-import sys
 import time
 from typing import Callable
 
@@ -20,7 +18,7 @@ from protocol.encoding import decode, encode
 from protocol.events import ParticipantRegister
 from protocol.unixfs import root_cid_of_file
 
-from .framework import REPO, NodeProcess, event_status, sync_heads, wait_final_everywhere, wait_for_peers, wait_until
+from .framework import NodeProcess, event_status, sync_heads, verify_store, wait_final_everywhere, wait_for_peers, wait_until
 from .helpers import Client, asset_body, make_wav
 
 pytestmark = pytest.mark.slow
@@ -86,10 +84,7 @@ def test_a_killed_node_restarts_and_catches_up(start_network):
     sync_heads(network, min_height=head + 10)
     assert event_status(victim, event_id) == "final"
     assert victim.stop() == 0
-    verify = subprocess.run(
-        [sys.executable, "-m", "node.main", "verify", "--config", str(victim.config)], cwd=REPO, capture_output=True, text=True
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    verify_store(victim.config)
 
 
 def test_a_node_cut_off_from_its_peers_converges_when_back(start_network):
