@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from node.p2p.messages import encode_event_batch  # noqa: E402
+from protocol.events import ParticipantRegister, sign_event  # noqa: E402
+from protocol.keys import SigningKey  # noqa: E402
+
+BATCH = 50
+"""Events per POST /v1/events/batch in the load."""
 
 
 class BenchNode:
@@ -70,3 +83,136 @@ def data_dir_of(config: Path) -> Path:
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def post(url: str, path: str, body: bytes, content_type: str, timeout: float = 600) -> dict:
+    request = urllib.request.Request(url + path, data=body, method="POST", headers={"Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def get(url: str, path: str) -> dict:
+    with urllib.request.urlopen(url + path, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def print_log_tails(nodes: list[BenchNode], lines: int = 15) -> None:
+    for node in nodes:
+        text = node.log.read_text(errors="replace") if node.log.exists() else "(no log)"
+        print(f"--- {node.name} log tail:\n" + "\n".join(text.splitlines()[-lines:]), file=sys.stderr)
+
+
+def sign_events(count: int) -> list[tuple[str, bytes]]:
+    """``count`` participant.register events, each by a fresh key: (id hex, signed bytes)."""
+    events = []
+    for index in range(count):
+        event = sign_event(SigningKey(os.urandom(32)), ParticipantRegister(f"listener {index}", ("consumer",)), 1, int(time.time() * 1000))
+        events.append((event.id.hex(), event.raw))
+    return events
+
+
+TEMPORARY_REJECTIONS = {"mempool_full"}
+"""Per-event error codes in a batch answer that mean "try again later"."""
+
+
+def submit_batch(url: str, batch: list[tuple[str, bytes]], attempts: int = 8) -> dict[str, str | None]:
+    """POST ``batch`` to /v1/events/batch: for each event id, None if the node took it, else the error code.
+
+    A node too busy to answer (connection refused or reset, timeout, 5xx) and events it
+    turned away for now (a full mempool) are tried again with backoff. An event the node
+    already holds or has included counts as taken, so a retry after a lost answer is safe.
+    """
+    outcome: dict[str, str | None] = {}
+    pending = batch
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        try:
+            answer = post(url, "/v1/events/batch", encode_event_batch([raw for _, raw in pending]), "application/msgpack")
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 or last:
+                raise
+            print(f"load: {url}: HTTP {exc.code}, retrying", file=sys.stderr)
+        except (OSError, http.client.HTTPException) as exc:
+            if last:
+                raise
+            print(f"load: {url}: {exc!r}, retrying", file=sys.stderr)
+        else:
+            retry = []
+            for (event_id, raw), result in zip(pending, answer["results"]):
+                code = None if "id" in result else result["error"]["code"]
+                if code in TEMPORARY_REJECTIONS and not last:
+                    retry.append((event_id, raw))
+                else:
+                    outcome[event_id] = None if code == "already_included" else code
+            if not retry:
+                return outcome
+            pending = retry
+        time.sleep(min(0.2 * 2**attempt, 5))
+    return outcome
+
+
+def load(
+    urls: list[str],
+    events: list[tuple[str, bytes]],
+    rate: float,
+    *,
+    clients: int | None = None,
+    batch: int = BATCH,
+    stop: threading.Event | None = None,
+) -> dict[str, float]:
+    """Submit ``events`` at ``rate`` per second in total, in batches, from ``clients`` threads.
+
+    Client ``c`` posts to node ``c % len(urls)`` (one client per node unless told
+    otherwise); batch ``b`` goes to client ``b % clients``, due at ``b * batch / rate``
+    seconds after the start. Returns when each accepted event was first sent.
+    """
+    clients = clients or len(urls)
+    submitted: dict[str, float] = {}
+    rejected: dict[str, int] = {}
+    failures: list[BaseException] = []
+    batches = [events[i:i + batch] for i in range(0, len(events), batch)]
+    lock = threading.Lock()
+    stop = stop or threading.Event()
+    start = time.monotonic()
+
+    def worker(client: int) -> None:
+        url = urls[client % len(urls)]
+        try:
+            for batch_index in range(client, len(batches), clients):
+                due = start + batch_index * batch / rate
+                if stop.wait(max(0.0, due - time.monotonic())):
+                    return
+                sent = time.monotonic()
+                outcome = submit_batch(url, batches[batch_index])
+                with lock:
+                    for event_id, code in outcome.items():
+                        if code is None:
+                            submitted[event_id] = sent
+                        else:
+                            rejected[code] = rejected.get(code, 0) + 1
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            failures.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=worker, args=(client,), daemon=True) for client in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        stop.set()
+    if failures:
+        raise RuntimeError(f"a load client failed: {failures[0]!r}") from failures[0]
+    if rejected:
+        print(f"load: {sum(rejected.values())} events rejected: {rejected}", file=sys.stderr)
+    return submitted

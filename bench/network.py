@@ -20,38 +20,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._nodes import BenchNode, emit  # noqa: E402
-from node.p2p.messages import encode_event_batch  # noqa: E402
+from bench._nodes import BenchNode, emit, get, load, post, print_log_tails, sign_events, wait_for  # noqa: E402
 from node.scaffold import scaffold_network  # noqa: E402
-from protocol.events import ParticipantRegister, sign_event  # noqa: E402
-from protocol.keys import SigningKey  # noqa: E402
-
-BATCH = 50
-
-
-def post(url: str, path: str, body: bytes, content_type: str, timeout: float = 600) -> dict:
-    request = urllib.request.Request(url + path, data=body, method="POST", headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
-def get(url: str, path: str) -> dict:
-    with urllib.request.urlopen(url + path, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def sign_events(count: int) -> list[tuple[str, bytes]]:
-    events = []
-    for index in range(count):
-        event = sign_event(SigningKey(os.urandom(32)), ParticipantRegister(f"listener {index}", ("consumer",)), 1, int(time.time() * 1000))
-        events.append((event.id.hex(), event.raw))
-    return events
-
 
 class InclusionWatcher(threading.Thread):
     """Polls every node's new blocks and notes when each event first appears on each node."""
@@ -81,44 +55,6 @@ class InclusionWatcher(threading.Thread):
     def on_all(self, event_id: str) -> float | None:
         times = [seen.get(event_id) for seen in self.seen]
         return None if any(t is None for t in times) else max(times)  # type: ignore[type-var]
-
-
-def load(urls: list[str], events: list[tuple[str, bytes]], rate: float) -> dict[str, float]:
-    """Submit ``events`` at ``rate`` per second in total, in batches spread over the nodes."""
-    submitted: dict[str, float] = {}
-    batches = [events[i:i + BATCH] for i in range(0, len(events), BATCH)]
-    lock = threading.Lock()
-    start = time.monotonic()
-
-    def worker(node_index: int) -> None:
-        for batch_index in range(node_index, len(batches), len(urls)):
-            due = start + batch_index * BATCH / rate
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            batch = batches[batch_index]
-            sent = time.monotonic()
-            answer = post(urls[node_index], "/v1/events/batch", encode_event_batch([raw for _, raw in batch]), "application/msgpack")
-            with lock:
-                for (event_id, _), result in zip(batch, answer["results"]):
-                    if "id" in result:
-                        submitted[event_id] = sent
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(len(urls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return submitted
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 def main() -> None:
@@ -175,8 +111,7 @@ def main() -> None:
             catchup_s = time.monotonic() - t0
             catchup_events_per_s = chain_events / catchup_s
         except BaseException:
-            for node in nodes:
-                print(f"--- {node.name} log tail:\n" + "\n".join(node.log.read_text(errors="replace").splitlines()[-15:]), file=sys.stderr)
+            print_log_tails(nodes)
             raise
         finally:
             for node in nodes:
