@@ -189,6 +189,7 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
                     services.clock,
                     services.network.announce_block,
                     may_produce=services.network.ready_to_produce,
+                    block_in_flight=services.network.children_seen.__contains__,
                 )
                 workers.append(tasks.create_task(producer.run(), name="producer"))
             tasks.create_task(_cancel_on(stop, workers), name="shutdown")

@@ -5,7 +5,7 @@ which verified its signatures and events root. Then:
 
 - a block that extends the head is validated on the head's state and appended;
 - a block on another branch is kept (cheap checks only: its parent is known, it does not
-  fork below the final block, its proposer is an authority); if fork choice prefers its
+  fork below the final block, it is not dated in the future); if fork choice prefers its
   branch, the whole branch is validated on the state at the fork point (the current
   state seen through the undo records of the blocks it replaces) and, only if every
   block of it is valid, switched to in one atomic write;
@@ -79,8 +79,9 @@ class BlockImporter:
             raise InvalidBlock(
                 f"block {header.height} forks below the final block {ledger.finalized.height}: final blocks are never reverted"
             )
-        if header.proposer not in ledger.authorities:
-            self._refuse(block, f"it is signed by {header.proposer}, which is not an authority")
+        # Whether the proposer is an authority depends on the branch's own state (a vote on
+        # that branch may have added it): that is checked when the branch is validated in
+        # full, on the state at its fork point. Here the block is only kept.
         if header.ts > self._clock() + MAX_FUTURE_DRIFT_MS:
             raise InvalidBlock(f"block {header.height} is timestamped {header.ts - self._clock()} ms in the future")
         total = parent.total_difficulty + header.difficulty

@@ -107,4 +107,9 @@ class Ledger:
         await self._head_changed.wait()
 
     def is_final(self, height: int) -> bool:
+        """Whether the canonical block at ``height`` is final."""
         return height <= self.finalized.height
+
+    def is_final_block(self, block_hash: bytes, height: int) -> bool:
+        """Whether this block is final: canonical, and at or below the final height (a side block never is)."""
+        return self.is_final(height) and self.chain.hash_at(height) == block_hash

@@ -4,9 +4,10 @@ For each new head, the producer plans the next block: the in-turn authority
 (``authorities[h % n]``) signs at the slot (genesis time + k * block period), the others
 out of turn after a random delay, so the chain keeps growing while authorities are down
 but an in-turn block, when it comes, arrives first. It does not sign when the signing
-limit forbids it, when it already signed a block at that height (that would be
-equivocation, even after a reorg), or while the node is catching up. A new head
-cancels the plan and starts another.
+limit forbids it, when it already signed a block on the same parent (that would be
+equivocation), or while the node is catching up; out of turn, it
+also stands back when gossip already carries another block on the same head. A new
+head cancels the plan and starts another.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class BlockProducer:
         announce: Callable[[Block], None],
         *,
         may_produce: Callable[[], bool] = lambda: True,
+        block_in_flight: Callable[[bytes], bool] = lambda parent: False,
         rng: random.Random | None = None,
     ) -> None:
         self._announce = announce
@@ -58,10 +60,12 @@ class BlockProducer:
         self._key = key
         self._clock = clock
         self._may_produce = may_produce
+        self._block_in_flight = block_in_flight
         self._rng = rng or random.Random()
 
     async def run(self) -> None:
         period_s = self._ledger.genesis.block_period_ms / 1000
+        stood_back_on: bytes | None = None
         while True:
             head = self._ledger.head
             plan = self.plan(head)
@@ -72,6 +76,12 @@ class BlockProducer:
             if not await self._until_new_head(head, max(0, sign_at - self._clock()) / 1000):
                 continue  # the head moved while we waited (a block from elsewhere): plan again
             if not self._may_produce():
+                await self._until_new_head(head, period_s)
+                continue
+            if sign_at > slot and stood_back_on != head.hash and self._block_in_flight(head.hash):
+                # Another authority's block on this head is on its way: give it one more
+                # period to arrive (only once: a block that never imports must not stall us).
+                stood_back_on = head.hash
                 await self._until_new_head(head, period_s)
                 continue
             block = self.produce(slot)
@@ -88,7 +98,7 @@ class BlockProducer:
             return None
         if did in ledger.recent_proposers()[: signing_window(len(authorities)) - 1]:
             return None
-        if ledger.chain.signed_at(did, height):
+        if self._signed_on(head):
             return None
         genesis = ledger.genesis
         period = genesis.block_period_ms
@@ -96,6 +106,21 @@ class BlockProducer:
         if in_turn_authority(authorities, height) == did:
             return slot, slot
         return slot, slot + out_of_turn_delay_ms(len(authorities), period, self._rng)
+
+    def _signed_on(self, head: ChainTip) -> bool:
+        """Whether we already signed a child of ``head``: a second one would be equivocation.
+
+        After a reorg we may sign again at a height we signed on the abandoned branch (on
+        another parent): refusing would let the signing limit stall the chain once every
+        authority free to sign had signed on some abandoned branch. Peers still record such
+        pairs as evidence; what is never signed is two children of one parent.
+        """
+        chain = self._ledger.chain
+        for block_hash in chain.signed_at(self._key.did, head.height + 1):
+            meta = chain.block_meta(block_hash)
+            if meta is not None and meta.parent == head.hash:
+                return True
+        return False
 
     async def _until_new_head(self, head: ChainTip, timeout_s: float) -> bool:
         """Wait up to ``timeout_s``; True if the head is still ``head`` afterwards."""

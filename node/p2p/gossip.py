@@ -92,12 +92,38 @@ def event_batch_validator(
     return validate
 
 
+class ChildrenSeen:
+    """Parents of recent blocks seen on gossip (validated, so signed by an authority).
+
+    Written on the network thread as soon as a block passes validation, long before it is
+    imported: an out-of-turn authority that sees another block on its head in flight does
+    not sign a competing one (each fork costs every node a reorg, which under load is the
+    difference between keeping up and falling behind).
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._parents: dict[bytes, None] = {}
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def add(self, parent: bytes) -> None:
+        with self._lock:
+            self._parents[parent] = None
+            while len(self._parents) > self._capacity:
+                del self._parents[next(iter(self._parents))]
+
+    def __contains__(self, parent: object) -> bool:
+        with self._lock:
+            return parent in self._parents
+
+
 def block_validator(
     strike: Strike,
     banned: AbstractSet[str],
     authorities: Callable[[], tuple[str, ...]],
     validated: Validated,
     known_events: Callable[[bytes], Event | None],
+    children_seen: ChildrenSeen,
 ) -> Callable[[str, bytes], bool]:
     def validate(peer: str, data: bytes) -> bool:
         if peer in banned:
@@ -110,6 +136,7 @@ def block_validator(
         if block.header.proposer not in authorities():
             strike(peer, f"block {block.height} gossiped from a non-authority {block.header.proposer}")
             return False
+        children_seen.add(block.header.parent)
         validated.put(data, block)
         return True
 

@@ -39,6 +39,7 @@ from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import YamuxStream
 from libp2p.tools.anyio_service import background_trio_service
 
 log = logging.getLogger("audiera.p2p")
@@ -50,6 +51,30 @@ STREAM_TIMEOUT_S = 30.0
 # Messages waiting in one subscription channel before py-libp2p drops them silently;
 # ours are drained at once, so this only has to cover a burst between two drains.
 pubsub_module.SUBSCRIPTION_CHANNEL_SIZE = 4096
+
+
+def _write_whole_messages() -> None:
+    """Make a yamux stream write each message whole, never interleaved with another write.
+
+    py-libp2p 0.8's YamuxStream.write takes its lock per frame, not per message: two tasks
+    writing messages larger than the send window (256 KiB) to one stream (pubsub relays,
+    publishes and heartbeats share a stream per peer) interleave their frames, and the
+    peer reads a corrupt RPC (protobuf DecodeError), which killed its host. Seen under load
+    with ~1 MB blocks. A per-stream lock around the whole write restores message framing.
+    """
+    original = YamuxStream.write
+
+    async def write(self: YamuxStream, data: bytes) -> None:
+        lock = self.__dict__.get("_whole_write_lock")
+        if lock is None:
+            lock = self.__dict__["_whole_write_lock"] = trio.Lock()
+        async with lock:
+            await original(self, data)
+
+    YamuxStream.write = write  # type: ignore[method-assign]
+
+
+_write_whole_messages()
 
 PERF_PROTOCOL = TProtocol("/audiera/perf/1")
 MAX_PERF_BYTES = 1 << 30
@@ -240,6 +265,8 @@ class P2PHost:
             spam_protection_enabled=False,
         )
         pubsub = Pubsub(host, gossipsub, msg_id_constructor=content_message_id, max_inbound_rpc_size=MAX_FRAME)
+        for protocol in gossipsub.get_protocols():
+            host.set_stream_handler(protocol, _guarded_pubsub_handler(pubsub))
         async with host.run([multiaddr.Multiaddr(self._listen)]):
             async with background_trio_service(pubsub), background_trio_service(gossipsub):
                 await pubsub.wait_until_ready()
@@ -402,6 +429,31 @@ class _Notifee(INotifee):
 
     async def listen_close(self, network: Any, multiaddr: Any) -> None:
         pass
+
+
+def _guarded_pubsub_handler(pubsub: Pubsub) -> Any:
+    """Pubsub's own stream handler, but one that cannot take the host down.
+
+    py-libp2p's handler lets a malformed RPC's protobuf DecodeError escape, and an escaping
+    error kills the whole host (seen under load: a peer's RPC that does not parse). Here the
+    stream is reset and the connection closed, as for a read error.
+    """
+
+    async def handle(stream: Any) -> None:
+        try:
+            await pubsub.stream_handler(stream)
+        except Exception as exc:
+            peer_id = stream.muxed_conn.peer_id
+            log.warning("dropping the connection to %s after a bad pubsub stream: %r", peer_id, exc)
+            await _reset_quietly(stream)
+            # A fresh connection gets fresh pubsub streams; the node redials its peers.
+            with trio.move_on_after(5):
+                try:
+                    await pubsub.host.disconnect(peer_id)
+                except Exception:
+                    pass
+
+    return handle
 
 
 async def _reset_quietly(stream: Any) -> None:

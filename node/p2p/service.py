@@ -30,6 +30,7 @@ from ..sync import Syncer
 from . import messages
 from .content_exchange import ContentExchange, FetchError
 from .gossip import (
+    ChildrenSeen,
     EventBatcher,
     Validated,
     block_validator,
@@ -80,6 +81,8 @@ class NetworkService:
         self._block_queue: asyncio.Queue = asyncio.Queue()
         self._evidence_queue: asyncio.Queue = asyncio.Queue()
         self._validated = Validated()
+        self.children_seen = ChildrenSeen()
+        """Parents of blocks seen in flight on gossip (the producer does not compete with them)."""
         self._stopping = False
         tag = messages.network_tag(ledger.genesis.hash)
         self._sync_protocol = messages.sync_protocol(tag)
@@ -119,7 +122,7 @@ class NetworkService:
         known = self._mempool.verified
         included = self._ledger.chain.has_event  # LevelDB reads are safe from the network thread
         events_validator = event_batch_validator(strike, banned, self._validated, known, included)
-        blocks_validator = block_validator(strike, banned, lambda: self._ledger.authorities, self._validated, known)
+        blocks_validator = block_validator(strike, banned, lambda: self._ledger.authorities, self._validated, known, self.children_seen)
         await host.subscribe(self._events_topic, events_validator, self._event_queue)
         await host.subscribe(self._blocks_topic, blocks_validator, self._block_queue)
         await host.subscribe(self._evidence_topic, evidence_validator(strike, banned, self._validated), self._evidence_queue)

@@ -150,14 +150,14 @@ async def get_block(request: web.Request) -> web.Response:
         block = chain.get_block(block_hash)
         if block is None:
             raise not_found(f"block {ref}")
-        final = services_of(request).ledger.is_final(block.height)
+        final = services_of(request).ledger.is_final_block(block.hash, block.height)
         return web.json_response(block_view(block, final=final))
     # Listing event ids needs no event parsed: each id is the hash of its bytes.
     found = chain.get_header_and_event_ids(block_hash)
     if found is None:
         raise not_found(f"block {ref}")
     header, event_ids = found
-    view = header_view(header, final=services_of(request).ledger.is_final(header.height))
+    view = header_view(header, final=services_of(request).ledger.is_final_block(header.hash, header.height))
     view["event_count"] = len(event_ids)
     view["events"] = [event_id.hex() for event_id in event_ids]
     return web.json_response(view)

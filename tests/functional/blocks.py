@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
+from node.genesis_file import load_genesis
 from node.keyfiles import read_key_file
+from node.ledger import Ledger
 from protocol.blocks import Block, Header, compute_events_root, sign_header
-from protocol.consensus import IN_TURN_DIFFICULTY, OUT_OF_TURN_DIFFICULTY
+from protocol.consensus import IN_TURN_DIFFICULTY, OUT_OF_TURN_DIFFICULTY, in_turn_authority
+from protocol.events import Event
 from protocol.keys import SigningKey
-from protocol.state import next_state_root
+from protocol.state import BlockContext, apply_block, next_state_root
+from storage.database import open_stores
 
 from .framework import NodeProcess
 
@@ -73,3 +77,52 @@ def as_parent(block: Block) -> dict[str, Any]:
     """A block the test signed, as a parent for ``empty_block`` (the fields GET /v1/blocks would give)."""
     header = block.header
     return {"height": header.height, "hash": block.hash.hex(), "state_root": header.state_root.hex(), "ts": header.ts}
+
+
+class LocalChain:
+    """One branch of a scaffolded network's chain, kept by the test with the node's own ledger
+    code, to sign blocks that carry events (their state root needs the state they apply to).
+
+    ``add`` takes in a block made on another branch (a shared ancestor); ``sign`` makes the
+    next block on this branch, with the difficulty its turn calls for.
+    """
+
+    def __init__(self, directory: Path, genesis_path: Path) -> None:
+        self._stores = open_stores(directory)
+        self.ledger = Ledger(self._stores.chain, load_genesis(genesis_path))
+
+    def close(self) -> None:
+        self._stores.close()
+
+    @property
+    def authorities(self) -> tuple[str, ...]:
+        """The set that signs the next block on this branch."""
+        return self.ledger.authorities
+
+    def sign(self, key: SigningKey, events: Iterable[Event] = (), *, ts: int | None = None) -> Block:
+        ledger = self.ledger
+        head, events = ledger.head, tuple(events)
+        height = head.height + 1
+        ts = head.ts + ledger.genesis.block_period_ms if ts is None else ts
+        result = apply_block(ledger.chain, events, BlockContext(height, ts), head.state_root)
+        in_turn = in_turn_authority(ledger.authorities, height) == key.did
+        header = Header(
+            height=height,
+            parent=head.hash,
+            ts=ts,
+            proposer=key.did,
+            events_root=compute_events_root(events),
+            state_root=result.state_root,
+            difficulty=IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY,
+        )
+        block = Block(header=sign_header(key, header), events=events)
+        ledger.append(block, result)
+        return block
+
+    def add(self, block: Block) -> None:
+        ledger = self.ledger
+        head = ledger.head
+        assert block.header.parent == head.hash, "add takes a block on this branch's head"
+        result = apply_block(ledger.chain, block.events, BlockContext(block.height, block.header.ts), head.state_root)
+        assert result.state_root == block.header.state_root
+        ledger.append(block, result)

@@ -1,0 +1,133 @@
+"""An in-process proof-of-authority network for the importer and producer tests.
+
+Four authorities, a genesis, nodes (a store, a Ledger, a BlockImporter and a mempool wired
+as node/daemon.py wires them) and a Forge that signs valid blocks on any parent, keeping
+each block's state in memory so a test can build competing branches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from node.daemon import _update_mempool
+from node.importer import BlockImporter
+from node.ledger import HeadChange, Ledger
+from node.mempool import Mempool
+from protocol.authorities import get_authorities
+from protocol.blocks import Block, sign_header
+from protocol.consensus import IN_TURN_DIFFICULTY, OUT_OF_TURN_DIFFICULTY, in_turn_authority
+from protocol.events import Event
+from protocol.evidence import Equivocation
+from protocol.genesis import Genesis
+from protocol.keys import SigningKey
+from protocol.state import genesis_writes, next_state_root
+from storage import keys
+from storage.chain import ChainTip
+from storage.database import Stores, open_stores
+from tests.storage.chain_helpers import GENESIS_TS, build_block, key
+
+PERIOD_MS = 1000
+AUTHORITIES = tuple(key(f"consensus-authority-{index}") for index in range(4))
+"""In turn at height h: AUTHORITIES[h % 4]."""
+GENESIS = Genesis(
+    network_id="consensus-test",
+    timestamp=GENESIS_TS,
+    authorities=tuple(a.did for a in AUTHORITIES),
+    block_period_ms=PERIOD_MS,
+    allocations=(),
+)
+
+
+class FakeClock:
+    """A clock that says what the test sets (ms)."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@dataclass
+class Node:
+    stores: Stores
+    ledger: Ledger
+    importer: BlockImporter
+    mempool: Mempool
+    changes: list[HeadChange] = field(default_factory=list)
+    evidence: list[Equivocation] = field(default_factory=list)
+
+    @property
+    def chain(self):
+        return self.stores.chain
+
+    def state(self) -> dict[bytes, bytes]:
+        return {k[len(keys.STATE):]: v for k, v in self.stores.db.iterator(prefix=keys.STATE)}
+
+    def import_all(self, *blocks: Block) -> list[str]:
+        return [self.importer.import_block(block) for block in blocks]
+
+
+def start_node(data_dir: Path, clock: FakeClock) -> Node:
+    stores = open_stores(data_dir)
+    ledger = Ledger(stores.chain, GENESIS)
+    mempool = Mempool(stores.chain, max_events=1000, max_future_nonces=8)
+    ledger.add_listener(lambda change: _update_mempool(mempool, change, GENESIS.block_period_ms))
+    node = Node(stores, ledger, BlockImporter(ledger, clock), mempool)
+    ledger.add_listener(node.changes.append)
+    node.importer.on_evidence(node.evidence.append)
+    return node
+
+
+class Forge:
+    """Signs valid blocks on any known parent: state by apply_block, difficulty by turn, ts one period on."""
+
+    def __init__(self, genesis: Genesis = GENESIS) -> None:
+        writes = genesis_writes(genesis)
+        self._period = genesis.block_period_ms
+        self.genesis_hash = genesis.hash
+        self._tips = {genesis.hash: ChainTip(0, genesis.hash, next_state_root(genesis.hash, writes), genesis.timestamp)}
+        self._states: dict[bytes, dict[bytes, bytes]] = {genesis.hash: {k: v for k, v in writes.items() if v is not None}}
+
+    def block(
+        self,
+        parent: Block | None,
+        signer: SigningKey,
+        events: list[Event] | tuple[Event, ...] = (),
+        *,
+        ts: int | None = None,
+        state_root: bytes | None = None,
+    ) -> Block:
+        """A block by ``signer`` on ``parent`` (None: the genesis); ``state_root`` forces a wrong one."""
+        tip = self._tips[self.genesis_hash if parent is None else parent.hash]
+        state = self._states[tip.hash]
+        ts = tip.ts + self._period if ts is None else ts
+        block, result = build_block(
+            state, tip.hash, tip.height, tip.state_root, list(events), proposer=signer, ts=ts, state_root=state_root
+        )
+        in_turn = in_turn_authority(get_authorities(state), block.height) == signer.did
+        difficulty = IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY
+        if block.header.difficulty != difficulty:  # build_block signs every block as in turn
+            block = Block(sign_header(signer, replace(block.header, difficulty=difficulty)), block.events)
+        self._tips[block.hash] = ChainTip(block.height, block.hash, block.header.state_root, ts)
+        after = dict(state)
+        for k, v in result.writes.items():
+            if v is None:
+                after.pop(k, None)
+            else:
+                after[k] = v
+        self._states[block.hash] = after
+        return block
+
+    def chain(self, parent: Block | None, *signers: SigningKey) -> list[Block]:
+        """Empty blocks by ``signers`` in order, each on the one before."""
+        blocks = []
+        for signer in signers:
+            parent = self.block(parent, signer)
+            blocks.append(parent)
+        return blocks
+
+    def state(self, block: Block) -> dict[bytes, bytes]:
+        """The full state after ``block``, as re-executing its branch from genesis gives it."""
+        return dict(self._states[block.hash])
