@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -11,7 +10,7 @@ from protocol.consensus import BranchHead, fork_choice_key
 from protocol.events import ParticipantRegister
 
 from .blocks import authority_key, empty_block, genesis_parent, post_block
-from .framework import NodeProcess, sync_heads, verify_store, wait_final_everywhere, wait_for_peers, wait_until
+from .framework import NodeProcess, RpcError, sync_heads, verify_store, wait_final_everywhere, wait_for_peers, wait_until
 from .helpers import Client
 
 pytestmark = pytest.mark.slow
@@ -165,6 +164,24 @@ def partition(network: list[NodeProcess]) -> tuple[list[NodeProcess], list[NodeP
     return left, right, sent
 
 
+def holds(node: NodeProcess, height: int, block_hash: str) -> bool:
+    try:
+        return node.get(f"/v1/blocks/{height}")["hash"] == block_hash
+    except RpcError:
+        return False
+
+
+def forked(left: list[NodeProcess], right: list[NodeProcess]) -> bool:
+    """Whether each side's head is a block the other side does not hold (two real branches)."""
+    tips = [(side, other, side[0].get("/v1/status")) for side, other in ((left, right), (right, left))]
+    return all(not holds(other[0], tip["head_height"], tip["head_hash"]) for _, other, tip in tips)
+
+
+def heal(network: list[NodeProcess]) -> None:
+    for node in network:
+        set_peering(node, True)
+
+
 def test_a_2_2_partition_finalizes_nothing_the_other_side_could_revert_and_heals(start_network):
     network = start_authorities(start_network)
     sync_heads(network, min_height=3)
@@ -175,27 +192,34 @@ def test_a_2_2_partition_finalizes_nothing_the_other_side_could_revert_and_heals
     for side, other in ((left, right), (right, left)):
         for node in side:
             assert still_canonical(other, finals[node.name]), f"{node.name} finalized a block the other side lacks"
-    forked = head_hash(left[0]) != head_hash(right[0])
-    for node in network:
-        set_peering(node, True)
+    branches = forked(left, right)
+    heal(network)
     top = max(node.get("/v1/status")["head_height"] for node in network)
     sync_heads(network, min_height=top + 2)
     for event_id in sent:
         wait_final_everywhere(network, event_id)  # the losing side's event is included again
     for final in finals.values():
         assert still_canonical(network, final), "a final block was reverted"
-    if forked:
+    if branches:
         assert any("reorg at height" in node.log_path.read_text() for node in network), "one side switched branch"
 
 
 def test_a_node_killed_during_a_reorg_restarts_consistent(start_network):
     network = start_authorities(start_network)
-    sync_heads(network, min_height=3)
-    left, right, sent = partition(network)
-    wait_until(lambda: head_hash(left[0]) != head_hash(right[0]), what="the two sides on different branches", timeout=10)
+    sent: list[str] = []
+    for attempt in range(4):
+        # A block landing while the split is made can leave one side unable to sign: then
+        # there is no second branch to switch to, so split again.
+        sync_heads(network, min_height=3)
+        left, right, on_sides = partition(network)
+        sent += on_sides
+        if forked(left, right):
+            break
+        heal(network)
+    else:
+        pytest.fail("four partitions in a row left no two branches")
     logs = {node.name: len(node.log_path.read_text()) for node in network}
-    for node in network:
-        set_peering(node, True)
+    heal(network)
     # SIGKILL the first node that starts switching branch, as soon as it says so.
     victim = wait_until(
         lambda: next((node for node in network if "reorg at" in node.log_path.read_text()[logs[node.name]:]), None),
