@@ -117,13 +117,13 @@ class BranchHead:
 def fork_choice_key(head: BranchHead, authorities: Sequence[str]) -> tuple[int, int, int, int]:
     """Sort key of a branch head: the greatest key is the canonical chain (EIP-3436).
 
-    1. highest total difficulty; 2. then the lower height (the shorter chain); 3. then the
-    head whose proposer was in turn least long ago, measured as EIP-3436 does:
-    ``(height - proposer_index) % n``, larger wins; 4. then the lowest hash. Plain Clique
+    1. highest total difficulty; 2. then the lower height (the shorter chain); 3. then by
+    EIP-3436's formula ``(height - proposer_index) % n``, larger wins (the proposer whose
+    own turn lies furthest back; an in-turn head scores 0); 4. then the lowest hash. Plain Clique
     keeps the first branch it saw on a tie, and sealers on equal branches then wait on
     each other forever (go-ethereum #18402): with these rules every node picks the same
     head from the same two. ``authorities`` is the set the node judges by (a proposer
-    outside it ranks as if it had index n).
+    outside it is given index n, which scores like index 0).
     """
     count = len(authorities)
     index = authorities.index(head.proposer) if head.proposer in authorities else count

@@ -247,7 +247,7 @@ class ChainStore:
         with self._db.write_batch(transaction=True, sync=True) as batch:
             for block in revert:
                 self._revert(batch, block)
-                tip = self._tip_of_parent(block)
+                tip = self.tip_of(block.header.parent)
             pending: dict[bytes, int] = {}  # total difficulty of blocks written in this batch
             for applied in apply:
                 tip = self._apply(batch, applied, pending)
@@ -319,9 +319,6 @@ class ChainStore:
         batch.put(keys.BLOCK + block.hash, block.raw)
         batch.put(keys.TREE + block.hash, encode([header.height, header.parent, total_difficulty]))
         batch.put(keys.signed_prefix(header.proposer, header.height) + block.hash, b"")
-
-    def _tip_of_parent(self, block: Block) -> ChainTip:
-        return self.tip_of(block.header.parent)
 
     def _tip_at(self, height: int, pending: list[AppliedBlock]) -> ChainTip:
         """The tip at a canonical height, looking first among blocks being applied in this write."""

@@ -147,6 +147,16 @@ class NodeProcess:
     def submit(self, raw_event: bytes) -> dict[str, Any]:
         return self.request("POST", "/v1/events", body=raw_event, content_type="application/msgpack")
 
+    def head_hash(self) -> str:
+        return self.get("/v1/status")["head_hash"]
+
+    def set_peering(self, enabled: bool, only: list["NodeProcess"] | None = None) -> None:
+        """The operator's peering switch: cut off, reconnect, or keep only the ``only`` nodes as peers."""
+        body: dict[str, Any] = {"enabled": enabled}
+        if only is not None:
+            body["only"] = [peer.get("/v1/status")["node_id"] for peer in only]
+        self.request("POST", "/v1/admin/peering", body=json.dumps(body).encode(), content_type="application/json")
+
     def wait_for_height(self, height: int, *, timeout: float = 30) -> None:
         wait_until(lambda: self.get("/v1/status")["head_height"] >= height, timeout=timeout, what=f"{self.name} at height {height}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -16,17 +15,6 @@ from .helpers import Client
 pytestmark = pytest.mark.slow
 
 PERIOD_MS = 500
-
-
-def set_peering(node: NodeProcess, enabled: bool, only: list[NodeProcess] | None = None) -> None:
-    body: dict = {"enabled": enabled}
-    if only is not None:
-        body["only"] = [peer.get("/v1/status")["node_id"] for peer in only]
-    node.request("POST", "/v1/admin/peering", body=json.dumps(body).encode(), content_type="application/json")
-
-
-def head_hash(node: NodeProcess) -> str:
-    return node.get("/v1/status")["head_hash"]
 
 
 def test_an_equal_difficulty_tie_is_broken_alike_everywhere_and_the_chain_moves_on(start_network, tmp_path):
@@ -47,7 +35,7 @@ def test_an_equal_difficulty_tie_is_broken_alike_everywhere_and_the_chain_moves_
     # Two out-of-turn blocks at height 2 by different authorities: the same total
     # difficulty and height. Each follower sees only one of them first.
     for node in followers:
-        set_peering(node, False)
+        node.set_peering(False)
     wait_until(lambda: all(node.get("/v1/status")["peers"] == [] for node in followers), what="followers apart")
     parent = followers[0].get("/v1/blocks/1")
     left = empty_block(key_of[authorities[0]], parent, in_turn=False, period_ms=PERIOD_MS)
@@ -62,9 +50,9 @@ def test_an_equal_difficulty_tie_is_broken_alike_everywhere_and_the_chain_moves_
     # Together again, both settle on the same block by EIP-3436's rules (plain Clique would
     # keep the first each saw, and sealers would wait on each other).
     for node in followers:
-        set_peering(node, True)
+        node.set_peering(True)
     wait_until(
-        lambda: all(head_hash(node) == winner.hash.hex() for node in followers),
+        lambda: all(node.head_hash() == winner.hash.hex() for node in followers),
         what="both followers on the tie's winner",
     )
 
@@ -132,7 +120,7 @@ def test_with_one_authority_stopped_the_chain_grows_and_finalizes_and_it_catches
 def side_stalled(side: list[NodeProcess], authorities: set[str]) -> bool:
     """Both nodes of a side share a head whose last two blocks its two authorities signed:
     the signing limit (one of any three consecutive blocks) now stops them both."""
-    heads = {head_hash(node) for node in side}
+    heads = {node.head_hash() for node in side}
     if len(heads) != 1:
         return False
     height = side[0].get("/v1/status")["head_height"]
@@ -155,7 +143,7 @@ def partition(network: list[NodeProcess]) -> tuple[list[NodeProcess], list[NodeP
     left, right = [node_of[latest], free[0]], [node_of[before], free[1]]
     for side in (left, right):
         for node in side:
-            set_peering(node, True, only=[other for other in side if other is not node])
+            node.set_peering(True, only=[other for other in side if other is not node])
     wait_until(lambda: all(len(node.get("/v1/status")["peers"]) <= 1 for node in network), what="a 2|2 partition")
     sent = [register(left[0], "left of the partition"), register(right[0], "right of the partition")]
     for side in (left, right):
@@ -179,7 +167,7 @@ def forked(left: list[NodeProcess], right: list[NodeProcess]) -> bool:
 
 def heal(network: list[NodeProcess]) -> None:
     for node in network:
-        set_peering(node, True)
+        node.set_peering(True)
 
 
 def test_a_2_2_partition_finalizes_nothing_the_other_side_could_revert_and_heals(start_network):

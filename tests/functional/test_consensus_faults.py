@@ -6,7 +6,6 @@ leaves evidence on every node, and votes add and remove authorities on a running
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,6 @@ def refusal(node: NodeProcess, block: Block) -> dict[str, Any]:
         post_block(node, block)
     assert caught.value.status == 400, caught.value.body
     return caught.value.body["error"]
-
-
-def head_hash(node: NodeProcess) -> str:
-    return node.get("/v1/status")["head_hash"]
-
-
-def set_peering(node: NodeProcess, enabled: bool) -> None:
-    body = json.dumps({"enabled": enabled}).encode()
-    node.request("POST", "/v1/admin/peering", body=body, content_type="application/json")
 
 
 def followers_with_keys(start_network, tmp_path: Path) -> tuple[list[NodeProcess], list[str], dict[str, SigningKey]]:
@@ -117,10 +107,10 @@ def test_forged_and_rule_breaking_blocks_are_refused_naming_the_rule(start_netwo
 
     # Nothing moved: the followers agree on block 1, nobody is accused, and a valid block is taken.
     assert sync_heads(followers, min_height=1) == 1
-    assert {head_hash(node) for node in followers} == {first.hash.hex()}
+    assert {node.head_hash() for node in followers} == {first.hash.hex()}
     second = empty_block(a2, parent, in_turn=True, period_ms=PERIOD_MS)
     assert post_block(target, second)["outcome"] == "extended"
-    wait_until(lambda: all(head_hash(node) == second.hash.hex() for node in followers), what="both followers on block 2")
+    wait_until(lambda: all(node.head_hash() == second.hash.hex() for node in followers), what="both followers on block 2")
 
     # A bad block can travel by gossip while it sits on a side branch (only cheap checks
     # run there): a0's block 2' with a wrong state root is kept aside and relayed. Making
@@ -134,13 +124,13 @@ def test_forged_and_rule_breaking_blocks_are_refused_naming_the_rule(start_netwo
     for node in followers:
         error = refusal(node, heavier)
         assert "refused at block 2" in error["message"] and "state root" in error["message"], error
-    assert {head_hash(node) for node in followers} == {second.hash.hex()}
+    assert {node.head_hash() for node in followers} == {second.hash.hex()}
 
     # The chain goes on from block 2 on both (a0 out of turn at 3; a3's height-3 block was refused).
     third = empty_block(a0, followers[1].get("/v1/blocks/2"), in_turn=False, period_ms=PERIOD_MS)
     assert post_block(followers[1], third)["outcome"] == "extended"
     assert sync_heads(followers, min_height=3) == 3
-    assert {head_hash(node) for node in followers} == {third.hash.hex()}
+    assert {node.head_hash() for node in followers} == {third.hash.hex()}
     assert all(node.get("/v1/evidence")["evidence"] == [] for node in followers), "no honest authority is accused"
     assert all(node.get("/v1/status")["peers"] for node in followers), "the followers still talk to each other"
 
@@ -176,7 +166,7 @@ def test_equivocation_leaves_evidence_on_every_node_and_the_nodes_agree(start_ne
     winner = max(
         (left, right), key=lambda block: fork_choice_key(BranchHead(4, 2, block.header.proposer, block.hash), authorities)
     )
-    wait_until(lambda: all(head_hash(node) == winner.hash.hex() for node in followers), what="both followers on one block 2")
+    wait_until(lambda: all(node.head_hash() == winner.hash.hex() for node in followers), what="both followers on one block 2")
 
     # Evidence travels by itself: a3 signs block 3 twice and only followers[0] sees the
     # second one, which it refuses (it is dated a minute ahead) but not before keeping the
@@ -204,7 +194,7 @@ def test_equivocation_leaves_evidence_on_every_node_and_the_nodes_agree(start_ne
     fourth = empty_block(a0, followers[1].get("/v1/blocks/3"), in_turn=True, period_ms=PERIOD_MS)
     assert post_block(followers[1], fourth)["outcome"] == "extended"
     assert sync_heads(followers, min_height=4) == 4
-    assert {head_hash(node) for node in followers} == {fourth.hash.hex()}
+    assert {node.head_hash() for node in followers} == {fourth.hash.hex()}
 
 
 # --- the authority set changing by vote ----------------------------------------------------
@@ -306,12 +296,12 @@ def test_votes_add_a_running_candidate_and_remove_an_authority(start_network, tm
     # A block the test signs with the removed key is refused. The removed node no longer
     # signs: cut it off so its head holds still while the test builds on it.
     former = network[2]
-    set_peering(former, False)
+    former.set_peering(False)
     wait_until(lambda: former.get("/v1/status")["peers"] == [], what="the removed authority's node cut off")
     head = former.get("/v1/blocks/head")
     error = refusal(former, empty_block(removed, head, in_turn=False, period_ms=PERIOD_MS))
     assert "not an authority" in error["message"] and removed.did in error["message"], error
-    set_peering(former, True)
+    former.set_peering(True)
 
     # Every node agrees on the set and the head.
     height = sync_heads(network, min_height=later + 2, timeout=60)
@@ -353,7 +343,7 @@ def test_a_heavier_branch_that_voted_in_an_authority_is_taken(start_network, tmp
         # The heavier branch is valid: every node must switch to it.
         assert post_block(target, by_newcomer)["outcome"] == "reorg"
         wait_until(
-            lambda: all(head_hash(node) == by_newcomer.hash.hex() for node in followers),
+            lambda: all(node.head_hash() == by_newcomer.hash.hex() for node in followers),
             what="both followers on the heavier branch",
         )
         assert all(node.get("/v1/authorities")["authorities"] == list(right.authorities) for node in followers)

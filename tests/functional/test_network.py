@@ -92,14 +92,14 @@ def test_a_node_cut_off_from_its_peers_converges_when_back(start_network):
     authority, _, cut_off = network
     for node in network:
         wait_for_peers(node, 2)
-    cut_off.request("POST", "/v1/admin/peering", body=b'{"enabled": false}', content_type="application/json")
+    cut_off.set_peering(False)
     wait_until(lambda: cut_off.get("/v1/status")["peers"] == [], what="the cut-off node to have no peers")
     stranded = Client(cut_off).send(ParticipantRegister("sent while cut off", ("consumer",)))
     height = authority.get("/v1/status")["head_height"]
     authority.wait_for_height(height + 10)
     assert cut_off.get("/v1/status")["head_height"] < height + 10, "a cut-off node cannot follow the chain"
     assert cut_off.get("/v1/status")["peers"] == [], "and it accepts no connections"
-    cut_off.request("POST", "/v1/admin/peering", body=b'{"enabled": true}', content_type="application/json")
+    cut_off.set_peering(True)
     sync_heads(network, min_height=height + 10)
     wait_final_everywhere(network, stranded)
 
