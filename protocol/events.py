@@ -474,6 +474,10 @@ BODY_TYPES: dict[str, type[Body]] = {
 """The one table from a kind on the wire to its body type."""
 
 
+_SIG_ENTRY = b"\xa3sig\xc4\x40"
+"""The ``sig`` entry of an event's map: the key, then a 64-byte bin."""
+
+
 @dataclass(frozen=True)
 class Event:
     """A signed event. Build with ``sign_event``; read with ``decode_event``."""
@@ -511,7 +515,23 @@ class Event:
 
     def verify(self) -> None:
         """Raise InvalidSignature unless the author signed this event."""
-        verify_signature(Domain.EVENT, encode(self.unsigned_wire()), self.sig, self.author)
+        verify_signature(Domain.EVENT, self._unsigned_bytes(), self.sig, self.author)
+
+    def _unsigned_bytes(self) -> bytes:
+        """What the author signed: the canonical encoding without ``sig``.
+
+        Cut from ``raw`` rather than encoded again (a tenth of a signature check, once per
+        event per node): in the canonical map the keys are sorted, so ``sig`` sits just
+        before ``ts`` and ``v`` and dropping its entry, with the map's length one less,
+        is exactly the unsigned encoding. Any other layout takes the slow path.
+        """
+        raw = self.raw
+        entry = _SIG_ENTRY + self.sig
+        tail = b"\xa2ts" + encode(self.ts) + b"\xa1v" + encode(self.v)
+        cut = len(raw) - len(tail) - len(entry)
+        if raw[:1] == b"\x87" and raw[cut:] == entry + tail:
+            return b"\x86" + raw[1:cut] + tail
+        return encode(self.unsigned_wire())
 
 
 def sign_event(key: SigningKey, body: Body, nonce: int, ts: int) -> Event:

@@ -18,6 +18,7 @@ T = TypeVar("T")
 
 MAX_U64 = 2**64 - 1
 _MISSING = object()
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f]")
 
 
 class FieldReader:
@@ -81,7 +82,7 @@ class FieldReader:
             raise self.fail(field, "must be text")
         if not min_len <= len(value) <= max_len:
             raise self.fail(field, f"must have {min_len} to {max_len} characters, not {len(value)}")
-        if any(ord(char) < 32 for char in value):
+        if _CONTROL_CHARACTER.search(value):
             raise self.fail(field, "must not contain control characters")
         if pattern is not None and not re.fullmatch(pattern, value):
             raise self.fail(field, f"{value!r} is not {pattern_hint or 'well formed'}")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from protocol import events as events_module
 from protocol.encoding import decode, encode, sha256
 from protocol.errors import DecodeError, InvalidEvent, InvalidSignature
 from protocol.events import (
@@ -87,6 +88,25 @@ def test_signature_covers_domain_and_unsigned_envelope(kind: str) -> None:
     event = sign_event(ALICE, BODIES[kind], nonce=1, ts=TS)
     assert event.sig == ALICE.sign(Domain.EVENT, encode(event.unsigned_wire()))
     event.verify()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("nonce, ts", [(1, 0), (127, TS), (2**32, 2**40), (2**64 - 1, 2**64 - 1)])
+def test_signed_bytes_cut_from_raw_are_the_unsigned_encoding(
+    kind: str, nonce: int, ts: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # verify() cuts the sig entry out of the canonical bytes instead of encoding again.
+    event = sign_event(ALICE, BODIES[kind], nonce=nonce, ts=ts)
+    decoded = decode_event(event.raw)
+    expected = encode(event.unsigned_wire())
+
+    def no_maps(value: Any) -> bytes:
+        assert not isinstance(value, dict), "took the slow path"
+        return encode(value)
+
+    monkeypatch.setattr(events_module, "encode", no_maps)
+    assert event._unsigned_bytes() == expected
+    assert decoded._unsigned_bytes() == expected
 
 
 def test_id_depends_on_every_envelope_field() -> None:

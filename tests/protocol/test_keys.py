@@ -249,3 +249,11 @@ def test_invalid_signer_did() -> None:
     signature = KEY.sign(Domain.EVENT, MESSAGE)
     with pytest.raises(InvalidKey):
         verify_signature(Domain.EVENT, MESSAGE, signature, "did:web:example.com")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", max_size=60))
+def test_base58_decoding_is_one_to_one(text: str) -> None:
+    # public_key_from_did relies on this instead of encoding each name again: no two
+    # base58 strings decode to the same bytes, so a key has exactly one did:key name.
+    assert b58encode(b58decode(text)) == text
