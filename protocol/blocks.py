@@ -184,3 +184,55 @@ def decode_block(
         header.verify()
     block.__dict__["raw"] = bytes(data)
     return block
+
+
+@dataclass(frozen=True)
+class CompactBlock:
+    """A block as gossip carries it: the signed header and its events' ids, in order.
+
+    Peers hold nearly every event already (event gossip runs ahead of blocks), so a
+    block's events would otherwise cross every link twice, and be read twice.
+    """
+
+    header: Header
+    event_ids: tuple[bytes, ...]
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    def assemble(self, events: list[Event]) -> Block:
+        """The block, given its events in order (each found by its id, so they match)."""
+        if [event.id for event in events] != list(self.event_ids):
+            raise InvalidBlock(f"block {self.height}: the events given are not the ones its header commits to")
+        return Block(header=self.header, events=tuple(events))
+
+
+def encode_compact_block(block: Block) -> bytes:
+    return encode({"header": block.header.to_wire(), "ids": block.event_ids})
+
+
+def decode_compact_block(data: bytes, *, verify: bool = True) -> CompactBlock:
+    """Strictly decode a compact block; check its events root and (``verify``) its signature."""
+    if len(data) > MAX_BLOCK_BYTES:
+        raise InvalidBlock(f"compact block is {len(data)} bytes; the limit is {MAX_BLOCK_BYTES}")
+    r = FieldReader(decode(data), "compact block", InvalidBlock)
+    header = parse_header(r.raw("header"))
+    ids = r.raw("ids")
+    r.done()
+    if not isinstance(ids, list) or len(ids) > MAX_BLOCK_EVENTS:
+        raise InvalidBlock(f"compact block.ids must be a list of at most {MAX_BLOCK_EVENTS} event ids")
+    if not all(isinstance(event_id, bytes) and len(event_id) == 32 for event_id in ids):
+        raise InvalidBlock("compact block.ids must be 32-byte event ids")
+    if len(set(ids)) != len(ids):
+        raise InvalidBlock("block carries the same event twice")
+    if merkle_root(ids) != header.events_root:
+        raise InvalidBlock("header.events_root does not match the block's event ids")
+    if verify:
+        header.verify()
+    return CompactBlock(header=header, event_ids=tuple(ids))
+

@@ -9,8 +9,10 @@ exception, so that a node can tell which network a stranger is on before droppin
 - ``/audiera/<net>/content/1``: content blocks by CID.
 - ``/audiera/<net>/events/1``: a batch of waiting events handed to a peer that just
   connected, so events admitted while it was away are not stranded.
+- ``/audiera/<net>/events-by-id/1``: the events with the given ids that the peer holds
+  (what a node lacks to assemble a gossiped block).
 - gossip topics ``/audiera/<net>/events/1`` (a batch of signed events) and
-  ``/audiera/<net>/blocks/1`` (one block).
+  ``/audiera/<net>/blocks/2`` (one block in compact form: header and event ids).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.blocks import MAX_BLOCK_EVENTS
 from protocol.encoding import decode, encode
 from protocol.errors import DecodeError, ProtocolError
 from protocol.fields import FieldReader
@@ -49,12 +52,16 @@ def events_protocol(tag: str) -> str:
     return f"/audiera/{tag}/events/1"
 
 
+def events_by_id_protocol(tag: str) -> str:
+    return f"/audiera/{tag}/events-by-id/1"
+
+
 def events_topic(tag: str) -> str:
     return f"/audiera/{tag}/events/1"
 
 
 def blocks_topic(tag: str) -> str:
-    return f"/audiera/{tag}/blocks/1"
+    return f"/audiera/{tag}/blocks/2"
 
 
 def evidence_topic(tag: str) -> str:
@@ -172,6 +179,34 @@ def decode_event_batch(data: bytes) -> list[bytes]:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_EVENT_BATCH:
         raise BadMessage(f"an event batch is a list of 1 to {MAX_EVENT_BATCH} encoded events")
     return [_bytes(item, "event batch") for item in value]
+
+
+def encode_event_ids(event_ids: list[bytes]) -> bytes:
+    return encode({"ids": event_ids})
+
+
+def decode_event_ids(data: bytes) -> list[bytes]:
+    r = _read(data, "event ids")
+    ids = r.items("ids", _event_id, min_items=1, max_items=MAX_BLOCK_EVENTS)
+    r.done()
+    return list(ids)
+
+
+def encode_found_events(raw_events: list[bytes]) -> bytes:
+    return encode({"events": raw_events})
+
+
+def decode_found_events(data: bytes) -> list[bytes]:
+    r = _read(data, "events by id")
+    found = r.items("events", lambda v, w: _bytes(v, w), max_items=MAX_BLOCK_EVENTS, unique=False)
+    r.done()
+    return list(found)
+
+
+def _event_id(value: Any, where: str) -> bytes:
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise BadMessage(f"{where} must hold 32-byte event ids")
+    return value
 
 
 def _bytes(value: Any, where: str) -> bytes:

@@ -16,10 +16,10 @@ from typing import Any
 
 from libp2p.crypto.keys import KeyPair
 
-from protocol.blocks import Block
+from protocol.blocks import Block, CompactBlock, encode_compact_block
 from protocol.errors import ProtocolError
 from protocol.evidence import Equivocation, decode_equivocation
-from protocol.events import AssetRegister, decode_event
+from protocol.events import AssetRegister, Event, decode_event
 
 from ..config import P2PConfig
 from ..importer import BlockImporter, UnknownParent
@@ -28,11 +28,13 @@ from ..ledger import HeadChange, Ledger
 from ..mempool import Mempool
 from ..sync import Syncer
 from . import messages
+from .block_assembly import BlockAssembler
 from .content_exchange import ContentExchange, FetchError
 from .gossip import (
     ChildrenSeen,
     EventBatcher,
     Validated,
+    VerifiedEvents,
     block_validator,
     event_batch_validator,
     evidence_validator,
@@ -81,6 +83,8 @@ class NetworkService:
         self._block_queue: asyncio.Queue = asyncio.Queue()
         self._evidence_queue: asyncio.Queue = asyncio.Queue()
         self._validated = Validated()
+        self._verified = VerifiedEvents()
+        """Events the validators checked, until the mempool or a block takes them."""
         self.children_seen = ChildrenSeen()
         """Parents of blocks seen in flight on gossip (the producer does not compete with them)."""
         self._stopping = False
@@ -88,10 +92,18 @@ class NetworkService:
         self._sync_protocol = messages.sync_protocol(tag)
         self._content_protocol = messages.content_protocol(tag)
         self._events_protocol = messages.events_protocol(tag)
+        self._events_by_id_protocol = messages.events_by_id_protocol(tag)
         self._events_topic = messages.events_topic(tag)
         self._blocks_topic = messages.blocks_topic(tag)
         self._evidence_topic = messages.evidence_topic(tag)
-        self.syncer = Syncer(ledger, importer, self.peers, self._sync_request, self.penalize, mempool.verified)
+        self.syncer = Syncer(ledger, importer, self.peers, self._sync_request, self.penalize, self._known_event)
+        self.assembler = BlockAssembler(
+            self._known_event,
+            self._stored_event,
+            lambda peer, request: self.host.request(peer, self._events_by_id_protocol, request),
+            lambda: self.host.peers(),
+            self.penalize,
+        )
         self.content = ContentExchange(content, self._content_request, self.penalize, lambda: self.host.peers(), max_content_bytes)
         self._batcher = EventBatcher(lambda data: self.host.publish(self._events_topic, data))
         self._replication: asyncio.Queue[str] = asyncio.Queue()
@@ -118,11 +130,13 @@ class NetworkService:
         await host.serve(self._sync_protocol, self._serve_sync)
         await host.serve(self._content_protocol, self.content.serve)
         await host.serve(self._events_protocol, self._serve_events)
+        await host.serve(self._events_by_id_protocol, self.assembler.serve)
         await host.serve_perf()
-        known = self._mempool.verified
         included = self._ledger.chain.has_event  # LevelDB reads are safe from the network thread
-        events_validator = event_batch_validator(strike, banned, self._validated, known, included)
-        blocks_validator = block_validator(strike, banned, lambda: self._ledger.authorities, self._validated, known, self.children_seen)
+        events_validator = event_batch_validator(strike, banned, self._validated, self._mempool.verified, included, self._verified)
+        blocks_validator = block_validator(
+            strike, banned, lambda: self._ledger.authorities, self._validated, self._known_event, self.children_seen
+        )
         await host.subscribe(self._events_topic, events_validator, self._event_queue)
         await host.subscribe(self._blocks_topic, blocks_validator, self._block_queue)
         await host.subscribe(self._evidence_topic, evidence_validator(strike, banned, self._validated), self._evidence_queue)
@@ -361,7 +375,16 @@ class NetworkService:
     # --- gossip -------------------------------------------------------------------------
 
     async def _publish_block(self, block: Block) -> None:
-        await self._publish(self._blocks_topic, block.raw, f"block {block.height}")
+        await self._batcher.flush()  # our waiting events first: peers then hold the whole block
+        await self._publish(self._blocks_topic, encode_compact_block(block), f"block {block.height}")
+
+    def _known_event(self, event_id: bytes) -> Event | None:
+        """A verified event by id: waiting in the mempool or seen on gossip lately (any thread)."""
+        return self._mempool.verified(event_id) or self._verified.get(event_id)
+
+    def _stored_event(self, event_id: bytes) -> bytes | None:
+        stored = self._ledger.chain.get_event(event_id)
+        return None if stored is None else stored.raw
 
     async def _publish(self, topic: str, data: bytes, what: str) -> None:
         try:
@@ -382,6 +405,12 @@ class NetworkService:
         while True:
             message = await self._block_queue.get()
             block = validated_block(self._validated, message.data)
+            if isinstance(block, CompactBlock):
+                assembled = await self.assembler.complete(block, message.peer)
+                if assembled is None:
+                    asyncio.ensure_future(self._exchange_status(message.peer))  # sync will fetch it whole
+                    continue
+                block = assembled
             try:
                 self._importer.import_block(block)
             except UnknownParent:

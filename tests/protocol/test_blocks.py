@@ -10,12 +10,15 @@ import pytest
 
 from protocol.blocks import (
     MAX_BLOCK_BYTES,
+    MAX_BLOCK_EVENTS,
     ZERO_HASH,
     Block,
     Header,
     compute_events_root,
     decode_block,
+    decode_compact_block,
     encode_block,
+    encode_compact_block,
     parse_header,
     sign_header,
 )
@@ -284,3 +287,55 @@ def test_invalid_malformed_event_inside_block() -> None:
     wire = decode(make_block(some_events(1)).raw)
     wire["events"][0] = b"\xc1"
     invalid(encode(wire), "block.events[0]:")
+
+
+# --- compact blocks (gossip) -------------------------------------------------------------
+
+
+def test_compact_block_round_trip_and_assembly() -> None:
+    block = make_block(some_events(5))
+    compact = decode_compact_block(encode_compact_block(block))
+    assert compact.header == block.header and compact.hash == block.hash
+    assert list(compact.event_ids) == block.event_ids
+    assembled = compact.assemble(list(block.events))
+    assert assembled.raw == block.raw
+    assert len(encode_compact_block(block)) < len(block.raw)
+
+
+def test_compact_block_assembly_refuses_other_events() -> None:
+    block = make_block(some_events(3))
+    compact = decode_compact_block(encode_compact_block(block))
+    with pytest.raises(InvalidBlock, match="not the ones its header commits to"):
+        compact.assemble(list(reversed(block.events)))
+
+
+def _compact_wire(block: Block) -> dict[str, Any]:
+    return decode(encode_compact_block(block))
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda wire: wire["ids"].reverse(), "events_root does not match"),
+        (lambda wire: wire["ids"].pop(), "events_root does not match"),
+        (lambda wire: wire["ids"].append(wire["ids"][0]), "same event twice"),
+        (lambda wire: wire["ids"].__setitem__(0, b"\x01" * 31), "32-byte event ids"),
+        (lambda wire: wire.__setitem__("ids", b"not a list"), "must be a list"),
+        (lambda wire: wire.__setitem__("events", []), "events"),
+        (lambda wire: wire["header"].__setitem__("height", 8), "signature does not verify"),
+    ],
+)
+def test_compact_block_rejections(change: Any, fragment: str) -> None:
+    wire = _compact_wire(make_block(some_events(3)))
+    change(wire)
+    with pytest.raises((InvalidBlock, InvalidSignature), match=fragment):
+        decode_compact_block(encode(wire))
+
+
+def test_compact_block_size_and_count_limits() -> None:
+    with pytest.raises(InvalidBlock, match="limit"):
+        decode_compact_block(b"\x00" * (MAX_BLOCK_BYTES + 1))
+    wire = _compact_wire(make_block(()))
+    wire["ids"] = [sha256(index.to_bytes(4, "big")) for index in range(MAX_BLOCK_EVENTS + 1)]
+    with pytest.raises(InvalidBlock, match=f"at most {MAX_BLOCK_EVENTS}"):
+        decode_compact_block(encode(wire))
