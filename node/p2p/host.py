@@ -258,14 +258,12 @@ class P2PHost:
         host = new_host(key_pair=self._key_pair, sec_opt={NOISE_PROTOCOL_ID: noise}, muxer_preference="YAMUX")
         gossipsub = GossipSub(
             protocols=[MESHSUB_1_1],
-            # A small mesh: each node relays every message to its mesh peers, so in a
-            # testnet of a few nodes that all know each other each copy beyond the first
-            # is pure cost (measured on 4 nodes at 800 events/s: degree 6 → 2 took 12%
-            # off the network thread's CPU). Peers outside the mesh still get IHAVE
-            # gossip each heartbeat.
-            degree=2,
-            degree_low=1,
-            degree_high=3,
+            # Room for every peer of a testnet in the mesh. A smaller mesh (degree 2, high 3)
+            # saved some relaying, but nodes then PRUNEd a newcomer's GRAFTs, which
+            # py-libp2p's scorer penalized as a GRAFT flood.
+            degree=6,
+            degree_low=4,
+            degree_high=12,
             heartbeat_interval=1,
             spam_protection_enabled=False,
         )
