@@ -28,6 +28,10 @@ Penalizer = Callable[[str, int, str], Awaitable[None]]
 BATCH = 128
 GOSSIP_LAG_BLOCKS = 2
 GOSSIP_GRACE_S = 3.0
+RETRY_AFTER_FAILURE_S = 1.0
+"""Pause after a pull that failed, before asking again: each status exchange pokes the
+syncer, and retrying at that pace scored every peer down to a ban within seconds of a
+transient connection loss."""
 
 
 class Syncer:
@@ -52,6 +56,11 @@ class Syncer:
     @property
     def syncing(self) -> bool:
         return self.target_height > self._ledger.head.height
+
+    @property
+    def far_behind(self) -> bool:
+        """More than gossip's usual lag behind the best peer: catching up, not following."""
+        return self.target_height - self._ledger.head.height > GOSSIP_LAG_BLOCKS
 
     def best_peer(self) -> PeerRecord | None:
         """The peer whose chain could move our head, if any."""
@@ -82,6 +91,7 @@ class Syncer:
                 if 0 < lag <= GOSSIP_LAG_BLOCKS and loop.time() - progress[1] < GOSSIP_GRACE_S:
                     break
                 if not await self._pull_from(peer.peer_id, status.head_height):
+                    await asyncio.sleep(RETRY_AFTER_FAILURE_S)
                     break
             if not self.syncing:
                 self.target_height = 0

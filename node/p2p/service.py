@@ -41,7 +41,7 @@ from .gossip import (
     validated_block,
     validated_events,
 )
-from .host import MAX_FRAME, P2PError, P2PHost
+from .host import P2PError, P2PHost
 from .peers import PENALTY_INVALID_GOSSIP, PeerBook
 
 log = logging.getLogger("audiera.network")
@@ -309,6 +309,8 @@ class NetworkService:
                 return
 
     async def _serve_events(self, peer: str, request: bytes) -> bytes:
+        if self.syncer.far_behind:
+            return b""  # as for gossiped events while catching up
         try:
             events = [decode_event(raw) for raw in messages.decode_event_batch(request)]
         except ProtocolError as exc:
@@ -395,6 +397,12 @@ class NetworkService:
     async def _consume_events(self) -> None:
         while True:
             message = await self._event_queue.get()
+            if self.syncer.far_behind:
+                # Judged on a state blocks behind, they would mostly fail or wait, and each
+                # block synced would re-apply them all (a fresh node took a chain's last
+                # seconds of gossip into its mempool and caught up at half speed). The
+                # peers that are in step include them; the chain brings them here.
+                continue
             for event in validated_events(self._validated, message.data):
                 try:
                     self._intake.submit_event(event)
@@ -443,7 +451,7 @@ class NetworkService:
             raw = chain.get_block_raw(decoded.hash)
             raw_blocks = [raw] if raw is not None else []
         else:
-            budget = MAX_FRAME - 64 * 1024  # room for framing
+            budget = messages.MAX_SYNC_RESPONSE_BYTES
             stop = decoded.start + decoded.count
             for _, block_hash in chain.iter_canonical(decoded.start, stop):
                 raw = chain.get_block_raw(block_hash)
