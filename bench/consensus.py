@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000, help="events in the load")
     parser.add_argument("--clients", type=int, default=4, help="client threads, spread over the 4 nodes")
     parser.add_argument("--period-ms", type=int, default=1000, help="block period")
-    parser.add_argument("--poll-s", type=float, default=0.05, help="how often the watcher asks each node")
+    parser.add_argument("--poll-s", type=float, default=0.1, help="how often the watcher asks each node")
     parser.add_argument("--stall-s", type=float, default=120, help="give up when nothing becomes final for this long")
     parser.add_argument("--dir", type=Path, help="work here instead of a temporary directory")
     args = parser.parse_args()

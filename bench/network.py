@@ -66,6 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"signing {args.events} events…", file=sys.stderr)
     events = sign_events(args.events)
+    if args.dir:
+        args.dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as work:
         workdir = Path(work)
         genesis, scaffolded = scaffold_network(workdir / "net", nodes=5, authorities=1, block_period_ms=1000, replicate="none")
