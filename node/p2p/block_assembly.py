@@ -2,7 +2,8 @@
 
 Gossip carries blocks without their events: peers hold nearly all of them already,
 from event gossip. What a node lacks it asks for by id (``/audiera/<net>/events-by-id/1``),
-first from the peer that relayed the block, then from its other peers; every event
+first from the peer that published the block (its proposer's node, which holds
+them all), then from its other peers; every event
 it gets is decoded and its signature checked like any other from the network, and
 only the ids asked for are taken. The same protocol serves this node's events to peers.
 """
@@ -42,7 +43,7 @@ class BlockAssembler:
         self._peers = peers
         self._penalize = penalize
 
-    async def complete(self, compact: CompactBlock, relayed_by: str) -> Block | None:
+    async def complete(self, compact: CompactBlock, published_by: str) -> Block | None:
         """The whole block, or None if no peer could supply every missing event."""
         found: dict[bytes, Event] = {}
         missing = []
@@ -52,8 +53,8 @@ class BlockAssembler:
                 missing.append(event_id)
             else:
                 found[event_id] = event
-        others = [peer for peer in self._peers() if peer != relayed_by]
-        for peer in [relayed_by, *others]:
+        others = [peer for peer in self._peers() if peer != published_by]
+        for peer in [published_by, *others]:
             if not missing:
                 break
             for event in await self._fetch(peer, missing):

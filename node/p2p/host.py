@@ -96,7 +96,7 @@ class P2PError(Exception):
 @dataclass(frozen=True)
 class Message:
     peer: str
-    """The peer that forwarded it to us."""
+    """The peer that published it (its origin, signed by it; relaying does not change it)."""
     data: bytes
 
 

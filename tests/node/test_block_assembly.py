@@ -71,22 +71,22 @@ def run(coroutine: Any) -> Any:
 
 def test_a_block_whose_events_are_all_held_is_assembled_without_asking() -> None:
     block_events = events(4)
-    peers = Peers({"relay": []})
-    block = run(peers.assembler({e.id: e for e in block_events}).complete(compact_of(block_events), "relay"))
+    peers = Peers({"publisher": []})
+    block = run(peers.assembler({e.id: e for e in block_events}).complete(compact_of(block_events), "publisher"))
     assert block is not None and list(block.events) == block_events
     assert peers.asked == []
 
 
-def test_missing_events_come_from_the_relaying_peer_first_then_others() -> None:
+def test_missing_events_come_from_the_publishing_peer_first_then_others() -> None:
     block_events = events(5)
     held = {e.id: e for e in block_events[:2]}
     peers = Peers({
-        "relay": [block_events[2].raw],  # has only one of the three missing
+        "publisher": [block_events[2].raw],  # has only one of the three missing
         "other": [e.raw for e in block_events[3:]] + [events(1, start=50)[0].raw],  # plus one not asked for
     })
-    block = run(peers.assembler(held).complete(compact_of(block_events), "relay"))
+    block = run(peers.assembler(held).complete(compact_of(block_events), "publisher"))
     assert block is not None and list(block.events) == block_events
-    assert [peer for peer, _ in peers.asked] == ["relay", "other"]
+    assert [peer for peer, _ in peers.asked] == ["publisher", "other"]
     assert peers.asked[0][1] == [e.id for e in block_events[2:]]
     assert peers.asked[1][1] == [e.id for e in block_events[3:]]
     assert peers.penalties == []
@@ -94,9 +94,9 @@ def test_missing_events_come_from_the_relaying_peer_first_then_others() -> None:
 
 def test_no_block_when_no_peer_has_the_events() -> None:
     block_events = events(3)
-    peers = Peers({"relay": ["unreachable"], "other": []})
-    assert run(peers.assembler({}).complete(compact_of(block_events), "relay")) is None
-    assert [peer for peer, _ in peers.asked] == ["relay", "other"]
+    peers = Peers({"publisher": ["unreachable"], "other": []})
+    assert run(peers.assembler({}).complete(compact_of(block_events), "publisher")) is None
+    assert [peer for peer, _ in peers.asked] == ["publisher", "other"]
 
 
 def test_a_peer_answering_with_a_forged_event_is_penalized_and_others_asked() -> None:
