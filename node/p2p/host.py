@@ -330,7 +330,7 @@ class P2PHost:
             peer = stream.muxed_conn.peer_id.to_base58()
             try:
                 with trio.fail_after(STREAM_TIMEOUT_S):
-                    frames = VarIntLengthMsgReadWriter(stream, MAX_FRAME)
+                    frames = _Frames(stream, MAX_FRAME)
                     request = await frames.read_msg()
                     response = await self._run_on_asyncio(handler(peer, request))
                     await frames.write_msg(response)
@@ -348,7 +348,7 @@ class P2PHost:
             with trio.fail_after(timeout):
                 stream = await self._host.new_stream(ID.from_base58(peer), [TProtocol(protocol)])
                 try:
-                    frames = VarIntLengthMsgReadWriter(stream, MAX_FRAME)
+                    frames = _Frames(stream, MAX_FRAME)
                     await frames.write_msg(payload)
                     response = await frames.read_msg()
                 finally:
@@ -468,14 +468,27 @@ async def _reset_quietly(stream: Any) -> None:
             pass
 
 
+class _Frames(VarIntLengthMsgReadWriter):
+    """Length-prefixed frames on a stream, each read whole however many reads it takes.
+
+    py-libp2p's ``read_exactly`` gives up after 100 reads, and a yamux stream yields at
+    most 64 KiB a read: every frame over ~6.5 MB failed as "Connection closed during
+    read operation" (sync responses near the frame limit never arrived, so a fresh node
+    on a long chain never caught up).
+    """
+
+    async def read_msg(self) -> bytes:
+        return await _read_exactly(self.read_write_closer, await self.next_msg_len())
+
+
 async def _read_exactly(stream: Any, size: int) -> bytes:
-    data = b""
+    data = bytearray()
     while len(data) < size:
         piece = await stream.read(size - len(data))
         if not piece:
             raise P2PError("stream ended early")
         data += piece
-    return data
+    return bytes(data)
 
 
 def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:

@@ -27,12 +27,7 @@ from protocol.fields import FieldReader
 
 STATUS_PROTOCOL = "/audiera/status/1"
 MAX_SYNC_BLOCKS = 512
-"""Most blocks one sync response carries (it also stops at MAX_SYNC_RESPONSE_BYTES)."""
-MAX_SYNC_RESPONSE_BYTES = 4 * 1024 * 1024
-"""Blocks' bytes in one sync response. Responses near the 8 MiB frame limit failed
-repeatedly on py-libp2p 0.8: the receiving side dropped the connection after ~6.6 MB
-(a fresh node joining a chain of 50,000 events never caught up). 4 MiB always holds
-at least four full blocks; catch-up measured 2,160 events/s with 2 MiB, 2,533 with 4."""
+"""Most blocks one sync response carries (it also stops short of the frame limit)."""
 MAX_CONTENT_CIDS = 32
 MAX_EVENT_BATCH = 4096
 

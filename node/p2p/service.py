@@ -41,7 +41,7 @@ from .gossip import (
     validated_block,
     validated_events,
 )
-from .host import P2PError, P2PHost
+from .host import MAX_FRAME, P2PError, P2PHost
 from .peers import PENALTY_INVALID_GOSSIP, PeerBook
 
 log = logging.getLogger("audiera.network")
@@ -451,7 +451,7 @@ class NetworkService:
             raw = chain.get_block_raw(decoded.hash)
             raw_blocks = [raw] if raw is not None else []
         else:
-            budget = messages.MAX_SYNC_RESPONSE_BYTES
+            budget = MAX_FRAME - 64 * 1024  # room for framing
             stop = decoded.start + decoded.count
             for _, block_hash in chain.iter_canonical(decoded.start, stop):
                 raw = chain.get_block_raw(block_hash)
