@@ -176,14 +176,20 @@ def decode_block(
         except ProtocolError as exc:
             raise InvalidBlock(f"block.events[{index}]: {exc.message}") from None
     block = Block(header=header, events=tuple(events))
-    if compute_events_root(block.events) != header.events_root:
-        raise InvalidBlock("header.events_root does not match the block's events")
-    if len({event.id for event in events}) != len(events):
-        raise InvalidBlock("block carries the same event twice")
-    if verify:
-        header.verify()
+    _check_commitment(header, block.event_ids, verify=verify)
     block.__dict__["raw"] = bytes(data)
     return block
+
+
+def _check_commitment(header: Header, event_ids: list[bytes], *, verify: bool) -> None:
+    """The body is the one the header commits to: each event once, under events_root; and
+    (``verify``) the proposer signed the header. Full and compact blocks alike."""
+    if len(set(event_ids)) != len(event_ids):
+        raise InvalidBlock("block carries the same event twice")
+    if merkle_root(event_ids) != header.events_root:
+        raise InvalidBlock("header.events_root does not match the block's events")
+    if verify:
+        header.verify()
 
 
 @dataclass(frozen=True)
@@ -228,11 +234,6 @@ def decode_compact_block(data: bytes, *, verify: bool = True) -> CompactBlock:
         raise InvalidBlock(f"compact block.ids must be a list of at most {MAX_BLOCK_EVENTS} event ids")
     if not all(isinstance(event_id, bytes) and len(event_id) == 32 for event_id in ids):
         raise InvalidBlock("compact block.ids must be 32-byte event ids")
-    if len(set(ids)) != len(ids):
-        raise InvalidBlock("block carries the same event twice")
-    if merkle_root(ids) != header.events_root:
-        raise InvalidBlock("header.events_root does not match the block's event ids")
-    if verify:
-        header.verify()
+    _check_commitment(header, ids, verify=verify)
     return CompactBlock(header=header, event_ids=tuple(ids))
 

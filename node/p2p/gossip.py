@@ -96,7 +96,8 @@ def event_batch_validator(
     verified: VerifiedEvents,
 ) -> Callable[[str, bytes], bool]:
     """Checks every event of a batch, except those this node already holds (verified) or
-    has already included (a block can overtake the batch that carried its events)."""
+    has already included (a block can overtake the batch that carried its events); the
+    events it checks go into ``verified``, which ``known_events`` is expected to consult."""
 
     def validate(peer: str, data: bytes) -> bool:
         if peer in banned:
@@ -108,7 +109,7 @@ def event_batch_validator(
             events, checked = [], []
             for raw in decode_event_batch(data):
                 event_id = sha256(raw)
-                known = known_events(event_id) or verified.get(event_id)
+                known = known_events(event_id)
                 if known is not None:
                     events.append(known)
                 elif not included(event_id):

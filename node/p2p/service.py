@@ -133,7 +133,7 @@ class NetworkService:
         await host.serve(self._events_by_id_protocol, self.assembler.serve)
         await host.serve_perf()
         included = self._ledger.chain.has_event  # LevelDB reads are safe from the network thread
-        events_validator = event_batch_validator(strike, banned, self._validated, self._mempool.verified, included, self._verified)
+        events_validator = event_batch_validator(strike, banned, self._validated, self._known_event, included, self._verified)
         blocks_validator = block_validator(
             strike, banned, lambda: self._ledger.authorities, self._validated, self._known_event, self.children_seen
         )
