@@ -58,7 +58,12 @@ def test_sigkill_during_upload_and_submissions(start_local_node, tmp_path):
     submitter = threading.Thread(target=submit_forever)
     submitter.start()
     wait_until(lambda: len(submitted) >= 50, what="50 events submitted")
-    final_before = [event_id for event_id in list(submitted) if node.get(f"/v1/events/{event_id}")["status"] == "final"]
+
+    def final_now() -> list[str]:
+        return [event_id for event_id in list(submitted) if node.get(f"/v1/events/{event_id}")["status"] == "final"]
+
+    # 50 submissions can all fit inside one block period on a fast machine: wait for a block.
+    final_before = wait_until(final_now, what="some events to be final before the kill")
     assert final_before, "some events were final before the kill"
 
     outcome: dict = {}
