@@ -2,8 +2,9 @@
 
 A dedicated thread runs ``trio.run`` with the libp2p host, gossipsub and our stream
 handlers. The rest of the node sees only this small asyncio interface: ``publish``,
-``subscribe``, ``request``, ``serve``, ``connect``, ``disconnect``, ``peers``, and
-connection callbacks. Nothing outside this module imports trio.
+``subscribe``, ``request``, ``serve`` (and their pipelined forms for bulk transfers),
+``connect``, ``disconnect``, ``peers``, and connection callbacks. Nothing outside this
+module and its trio-side helper ``streams`` imports trio.
 
 Settings differ from py-libp2p's defaults, each for a measured reason (see LIBP2P.md):
 noise is the only security transport (the defaults also accept plaintext); gossipsub
@@ -30,7 +31,6 @@ from libp2p import new_host
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
-from libp2p.io.msgio import VarIntLengthMsgReadWriter
 from libp2p.abc import INotifee
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
@@ -42,12 +42,16 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import YamuxStream
 from libp2p.tools.anyio_service import background_trio_service
 
+from .streams import Frames, P2PError, Pipe, answer_pipe, read_exactly, reset_quietly
+
 log = logging.getLogger("audiera.p2p")
 
 MESHSUB_1_1 = TProtocol("/meshsub/1.1.0")
 MAX_FRAME = 8 * 1024 * 1024
 """Largest request or response frame on our stream protocols."""
 STREAM_TIMEOUT_S = 30.0
+PIPE_IDLE_S = 20.0
+"""A requester stops using a pipe idle this long; the answering end closes it after 3×."""
 # Messages waiting in one subscription channel before py-libp2p drops them silently;
 # ours are drained at once, so this only has to cover a burst between two drains.
 pubsub_module.SUBSCRIPTION_CHANNEL_SIZE = 4096
@@ -84,13 +88,9 @@ Validator = Callable[[str, bytes], bool]
 """(sending peer id, message data) -> accept? Runs on the network thread: keep it CPU-only."""
 RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
 """(peer id, request) -> response, run on the asyncio loop."""
+BlockingHandler = Callable[[str, bytes], bytes]
+"""(peer id, request) -> response, run in a worker thread: for answers read from storage."""
 PeerCallback = Callable[[str], None]
-
-
-class P2PError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,8 @@ class P2PHost:
         self.addresses: list[str] = []
         self._on_connected: list[PeerCallback] = []
         self._on_disconnected: list[PeerCallback] = []
+        self._pipes: dict[tuple[str, str], Pipe] = {}
+        self._pipe_opening: dict[tuple[str, str], trio.Lock] = {}
 
     # --- lifecycle (asyncio side) -------------------------------------------------------
 
@@ -174,10 +176,27 @@ class P2PHost:
         await self._call(self._subscribe_trio, topic, validator, queue)
 
     async def serve(self, protocol: str, handler: RequestHandler) -> None:
-        await self._call(self._serve_trio, protocol, handler)
+        async def respond(peer: str, request: bytes) -> bytes:
+            return await self._run_on_asyncio(handler(peer, request))
+
+        await self._call(self._serve_trio, protocol, respond)
 
     async def request(self, peer: str, protocol: str, payload: bytes, *, timeout: float = STREAM_TIMEOUT_S) -> bytes:
         return await self._call(self._request_trio, peer, protocol, payload, timeout)
+
+    async def serve_pipelined(self, protocol: str, handler: BlockingHandler) -> None:
+        """Answer ``protocol`` as a pipe (streams.py): many requests a stream, answered in order
+        from a worker thread, never through the asyncio loop. For bulk transfers."""
+
+        async def respond(peer: str, request: bytes) -> bytes:
+            return await trio.to_thread.run_sync(handler, peer, request)
+
+        await self._call(self._serve_pipelined_trio, protocol, respond)
+
+    async def request_pipelined(self, peer: str, protocol: str, payload: bytes, *, timeout: float = STREAM_TIMEOUT_S) -> bytes:
+        """A request on the peer's pipe for ``protocol``: requests sent together are answered
+        back to back on one stream. A failed pipe fails its waiting requests; the next opens anew."""
+        return await self._call(self._request_pipelined_trio, peer, protocol, payload, timeout)
 
     async def serve_perf(self) -> None:
         """Answer PERF_PROTOCOL: send as many bytes as asked, on one bare stream (like libp2p perf)."""
@@ -325,19 +344,19 @@ class P2PHost:
 
         self._nursery.start_soon(drain)
 
-    async def _serve_trio(self, protocol: str, handler: RequestHandler) -> None:
+    async def _serve_trio(self, protocol: str, respond: RequestHandler) -> None:
         async def handle(stream: Any) -> None:
             peer = stream.muxed_conn.peer_id.to_base58()
             try:
                 with trio.fail_after(STREAM_TIMEOUT_S):
-                    frames = _Frames(stream, MAX_FRAME)
+                    frames = Frames(stream, MAX_FRAME)
                     request = await frames.read_msg()
-                    response = await self._run_on_asyncio(handler(peer, request))
+                    response = await respond(peer, request)
                     await frames.write_msg(response)
                     await stream.close()
             except Exception as exc:  # a handler that raises would take the host down
                 log.debug("%s request from %s failed: %r", protocol, peer, exc)
-                await _reset_quietly(stream)
+                await reset_quietly(stream)
 
         assert self._host is not None
         self._host.set_stream_handler(TProtocol(protocol), handle)
@@ -348,7 +367,7 @@ class P2PHost:
             with trio.fail_after(timeout):
                 stream = await self._host.new_stream(ID.from_base58(peer), [TProtocol(protocol)])
                 try:
-                    frames = _Frames(stream, MAX_FRAME)
+                    frames = Frames(stream, MAX_FRAME)
                     await frames.write_msg(payload)
                     response = await frames.read_msg()
                 finally:
@@ -360,11 +379,55 @@ class P2PHost:
         except Exception as exc:
             raise P2PError(f"{protocol} request to {peer} failed: {exc!r}") from None
 
+    async def _serve_pipelined_trio(self, protocol: str, respond: RequestHandler) -> None:
+        async def handle(stream: Any) -> None:
+            peer = stream.muxed_conn.peer_id.to_base58()
+            try:
+                await answer_pipe(stream, peer, respond, MAX_FRAME, idle_timeout=3 * PIPE_IDLE_S, write_timeout=STREAM_TIMEOUT_S)
+            except Exception as exc:  # see _serve_trio: never let a handler raise
+                log.debug("%s pipe from %s failed: %r", protocol, peer, exc)
+                await reset_quietly(stream)
+
+        assert self._host is not None
+        self._host.set_stream_handler(TProtocol(protocol), handle)
+
+    async def _request_pipelined_trio(self, peer: str, protocol: str, payload: bytes, timeout: float) -> bytes:
+        pipe = await self._pipe(peer, protocol, timeout)
+        return await pipe.request(payload, timeout)
+
+    async def _pipe(self, peer: str, protocol: str, timeout: float) -> Pipe:
+        """The open pipe to ``peer`` for ``protocol``, opened if there is none fit to use."""
+        key = (peer, protocol)
+        lock = self._pipe_opening.setdefault(key, trio.Lock())
+        async with lock:  # requests sent together share one new pipe
+            pipe = self._pipes.get(key)
+            if pipe is not None and pipe.error is None and not (pipe.idle and trio.current_time() - pipe.last_used > PIPE_IDLE_S):
+                return pipe
+            if pipe is not None:
+                await pipe.close()
+            assert self._host is not None and self._nursery is not None
+            try:
+                with trio.fail_after(timeout):
+                    stream = await self._host.new_stream(ID.from_base58(peer), [TProtocol(protocol)])
+            except trio.TooSlowError:
+                raise P2PError(f"opening {protocol} to {peer} timed out after {timeout:.0f}s") from None
+            except Exception as exc:
+                raise P2PError(f"opening {protocol} to {peer} failed: {exc!r}") from None
+            pipe = self._pipes[key] = Pipe(stream, MAX_FRAME)
+
+        async def read_answers() -> None:
+            await pipe.read_answers()
+            if self._pipes.get(key) is pipe:
+                del self._pipes[key]
+
+        self._nursery.start_soon(read_answers)
+        return pipe
+
     async def _serve_perf_trio(self) -> None:
         async def handle(stream: Any) -> None:
             try:
                 with trio.fail_after(STREAM_TIMEOUT_S):
-                    header = await _read_exactly(stream, 8)
+                    header = await read_exactly(stream, 8)
                 size = int.from_bytes(header, "big")
                 if not 0 < size <= MAX_PERF_BYTES:
                     raise P2PError("bad perf size")
@@ -376,7 +439,7 @@ class P2PHost:
                     await stream.close()
             except Exception as exc:  # see _serve_trio: never let a handler raise
                 log.debug("perf stream failed: %r", exc)
-                await _reset_quietly(stream)
+                await reset_quietly(stream)
 
         assert self._host is not None
         self._host.set_stream_handler(PERF_PROTOCOL, handle)
@@ -448,7 +511,7 @@ def _guarded_pubsub_handler(pubsub: Pubsub) -> Any:
         except Exception as exc:
             peer_id = stream.muxed_conn.peer_id
             log.warning("dropping the connection to %s after a bad pubsub stream: %r", peer_id, exc)
-            await _reset_quietly(stream)
+            await reset_quietly(stream)
             # A fresh connection gets fresh pubsub streams; the node redials its peers.
             with trio.move_on_after(5):
                 try:
@@ -457,38 +520,6 @@ def _guarded_pubsub_handler(pubsub: Pubsub) -> Any:
                     pass
 
     return handle
-
-
-async def _reset_quietly(stream: Any) -> None:
-    """Reset a stream we are giving up on; it may already be broken, which is fine."""
-    with trio.move_on_after(1):
-        try:
-            await stream.reset()
-        except Exception:
-            pass
-
-
-class _Frames(VarIntLengthMsgReadWriter):
-    """Length-prefixed frames on a stream, each read whole however many reads it takes.
-
-    py-libp2p's ``read_exactly`` gives up after 100 reads, and a yamux stream yields at
-    most 64 KiB a read: every frame over ~6.5 MB failed as "Connection closed during
-    read operation" (sync responses near the frame limit never arrived, so a fresh node
-    on a long chain never caught up).
-    """
-
-    async def read_msg(self) -> bytes:
-        return await _read_exactly(self.read_write_closer, await self.next_msg_len())
-
-
-async def _read_exactly(stream: Any, size: int) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        piece = await stream.read(size - len(data))
-        if not piece:
-            raise P2PError("stream ended early")
-        data += piece
-    return bytes(data)
 
 
 def _resolve(future: asyncio.Future, result: Any, error: BaseException | None) -> None:

@@ -6,7 +6,8 @@ exception, so that a node can tell which network a stranger is on before droppin
 
 - ``/audiera/status/1``: both sides exchange a ``Status`` in one round trip.
 - ``/audiera/<net>/sync/1``: blocks by height range or by hash.
-- ``/audiera/<net>/content/1``: content blocks by CID.
+- ``/audiera/<net>/content/2``: content blocks by CID, on a pipe (many requests a stream,
+  answered in order).
 - ``/audiera/<net>/events/1``: a batch of waiting events handed to a peer that just
   connected, so events admitted while it was away are not stranded.
 - ``/audiera/<net>/events-by-id/1``: the events with the given ids that the peer holds
@@ -45,7 +46,7 @@ def sync_protocol(tag: str) -> str:
 
 
 def content_protocol(tag: str) -> str:
-    return f"/audiera/{tag}/content/1"
+    return f"/audiera/{tag}/content/2"
 
 
 def events_protocol(tag: str) -> str:

@@ -128,7 +128,7 @@ class NetworkService:
 
         await host.serve(messages.STATUS_PROTOCOL, self._serve_status)
         await host.serve(self._sync_protocol, self._serve_sync)
-        await host.serve(self._content_protocol, self.content.serve)
+        await host.serve_pipelined(self._content_protocol, self.content.serve)
         await host.serve(self._events_protocol, self._serve_events)
         await host.serve(self._events_by_id_protocol, self.assembler.serve)
         await host.serve_perf()
@@ -441,7 +441,7 @@ class NetworkService:
         return await self.host.request(peer, self._sync_protocol, request)
 
     async def _content_request(self, peer: str, request: bytes) -> bytes:
-        return await self.host.request(peer, self._content_protocol, request)
+        return await self.host.request_pipelined(peer, self._content_protocol, request)
 
     async def _serve_sync(self, peer: str, request: bytes) -> bytes:
         decoded = messages.decode_sync_request(request)

@@ -7,7 +7,8 @@ import trio
 from libp2p.io.msgio import VarIntLengthMsgReadWriter
 from libp2p.utils.varint import encode_varint_prefixed
 
-from node.p2p.host import MAX_FRAME, P2PError, _Frames
+from node.p2p.host import MAX_FRAME
+from node.p2p.streams import Frames, P2PError
 
 PIECE = 64 * 1024
 """What a yamux stream yields per read at most."""
@@ -30,9 +31,9 @@ class ChunkedStream:
 def test_a_frame_needing_more_than_a_hundred_reads_arrives_whole() -> None:
     message = bytes(range(256)) * (8 * 1024 * 1024 // 256 - 1024)  # just under 8 MiB: ~127 reads
     stream = ChunkedStream(encode_varint_prefixed(message))
-    assert trio.run(_Frames(stream, MAX_FRAME).read_msg) == message
+    assert trio.run(Frames(stream, MAX_FRAME).read_msg) == message
     assert stream.reads > 101
-    # py-libp2p's own reader gives up after 100 reads: the reason _Frames exists.
+    # py-libp2p's own reader gives up after 100 reads: the reason Frames exists.
     with pytest.raises(Exception, match="expected"):
         trio.run(VarIntLengthMsgReadWriter(ChunkedStream(encode_varint_prefixed(message)), MAX_FRAME).read_msg)
 
@@ -40,4 +41,4 @@ def test_a_frame_needing_more_than_a_hundred_reads_arrives_whole() -> None:
 def test_a_frame_cut_short_is_an_error() -> None:
     framed = encode_varint_prefixed(b"x" * 1000)[:500]
     with pytest.raises(P2PError, match="ended early"):
-        trio.run(_Frames(ChunkedStream(framed), MAX_FRAME).read_msg)
+        trio.run(Frames(ChunkedStream(framed), MAX_FRAME).read_msg)
