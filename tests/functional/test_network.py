@@ -98,7 +98,9 @@ def test_a_node_cut_off_from_its_peers_converges_when_back(start_network):
     height = authority.get("/v1/status")["head_height"]
     authority.wait_for_height(height + 10)
     assert cut_off.get("/v1/status")["head_height"] < height + 10, "a cut-off node cannot follow the chain"
-    assert cut_off.get("/v1/status")["peers"] == [], "and it accepts no connections"
+    # and it keeps no connection: a peer's redial is accepted by the transport and dropped
+    # at once, so it can show for that moment (one such snapshot failed this test once).
+    wait_until(lambda: cut_off.get("/v1/status")["peers"] == [], what="the cut-off node to drop a redialled peer")
     cut_off.set_peering(True)
     sync_heads(network, min_height=height + 10)
     wait_final_everywhere(network, stranded)
