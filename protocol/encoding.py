@@ -79,7 +79,10 @@ def _sorted_maps(value: Any, depth: int = 0) -> Any:
     if kind is list or kind is tuple:
         if depth >= _MAX_DEPTH:
             raise _Unusual
-        return [item if type(item) in _PLAIN_LEAVES else _sorted_maps(item, depth + 1) for item in value]
+        for item in value:
+            if type(item) not in _PLAIN_LEAVES:
+                return [item if type(item) in _PLAIN_LEAVES else _sorted_maps(item, depth + 1) for item in value]
+        return value  # only leaves (most lists: records, undo pairs): nothing to copy
     if kind not in _PLAIN_LEAVES:
         raise _Unusual
     return value
