@@ -8,7 +8,8 @@ module and its trio-side helper ``streams`` imports trio.
 
 Settings differ from py-libp2p's defaults, each for a measured reason (see LIBP2P.md):
 noise is the only security transport (the defaults also accept plaintext); gossipsub
-speaks /meshsub/1.1.0 (1.2's IDONTWANT halves throughput) with a 1 s heartbeat and no
+speaks /meshsub/1.1.0 (1.2's IDONTWANT halves throughput) with a 1 s heartbeat that
+stays 1 s (its "adaptive gossip" stretches it to a minute on a small testnet) and no
 per-peer rate limit (we validate and score peers ourselves); message ids are the hash
 of the content, so the same event relayed by two nodes is one message; subscription
 channels are drained at once into asyncio queues; and every stream handler is wrapped,
@@ -102,6 +103,27 @@ class Message:
 
 def content_message_id(message: Any) -> bytes:
     return hashlib.sha256(message.data).digest()
+
+
+def new_gossip_router() -> GossipSub:
+    """The gossipsub router every node runs, with the settings the module docstring explains."""
+    return GossipSub(
+        protocols=[MESHSUB_1_1],
+        # Room for every peer of a testnet in the mesh. A smaller mesh (degree 2, high 3)
+        # saved some relaying, but nodes then PRUNEd a newcomer's GRAFTs, which
+        # py-libp2p's scorer penalized as a GRAFT flood.
+        degree=6,
+        degree_low=4,
+        degree_high=12,
+        heartbeat_interval=1,
+        # "Adaptive gossip" rates the network every 30 s, and a mesh below the target
+        # degree (every testnet of fewer than seven nodes) rates poor, on which it sets the
+        # heartbeat to 30-60 s. The message cache then stops turning over: it grew to a
+        # minute of traffic, and a peer that joined was sent all of it (a fresh node in
+        # bench/network.py re-verified 21,600 already-included events while it caught up).
+        adaptive_gossip_enabled=False,
+        spam_protection_enabled=False,
+    )
 
 
 class P2PHost:
@@ -275,17 +297,7 @@ class P2PHost:
     async def _trio_main(self, ready: asyncio.Future) -> None:
         noise = NoiseTransport(self._key_pair, noise_privkey=create_x25519_key_pair().private_key)
         host = new_host(key_pair=self._key_pair, sec_opt={NOISE_PROTOCOL_ID: noise}, muxer_preference="YAMUX")
-        gossipsub = GossipSub(
-            protocols=[MESHSUB_1_1],
-            # Room for every peer of a testnet in the mesh. A smaller mesh (degree 2, high 3)
-            # saved some relaying, but nodes then PRUNEd a newcomer's GRAFTs, which
-            # py-libp2p's scorer penalized as a GRAFT flood.
-            degree=6,
-            degree_low=4,
-            degree_high=12,
-            heartbeat_interval=1,
-            spam_protection_enabled=False,
-        )
+        gossipsub = new_gossip_router()
         pubsub = Pubsub(host, gossipsub, msg_id_constructor=content_message_id, max_inbound_rpc_size=MAX_FRAME)
         for protocol in gossipsub.get_protocols():
             host.set_stream_handler(protocol, _guarded_pubsub_handler(pubsub))
