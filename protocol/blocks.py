@@ -16,7 +16,7 @@ from .encoding import decode, encode, sha256
 from .errors import InvalidBlock, ProtocolError
 from .events import Event, decode_event
 from .fields import FieldReader
-from .keys import Domain, SigningKey, verify_signature
+from .keys import Domain, SignatureCheck, SigningKey
 from .merkle import MerkleProof, merkle_proof, merkle_root
 
 HEADER_VERSION = 1
@@ -67,7 +67,10 @@ class Header:
 
     def verify(self) -> None:
         """Raise InvalidSignature unless the proposer signed this header."""
-        verify_signature(Domain.HEADER, encode(self.unsigned_wire()), self.sig, self.proposer)
+        self.signature_check().run()
+
+    def signature_check(self) -> SignatureCheck:
+        return SignatureCheck(Domain.HEADER, encode(self.unsigned_wire()), self.sig, self.proposer)
 
 
 def sign_header(key: SigningKey, unsigned: Header) -> Header:
@@ -157,6 +160,42 @@ def decode_block(
     (those waiting in its mempool): an id is the hash of the exact signed bytes, so such an
     event is taken as it is instead of being decoded and its signature checked again.
     """
+    block, owed = decode_block_unchecked(data, max_bytes=max_bytes, known_events=known_events)
+    if verify:
+        for signature in owed:
+            signature.run()
+    return block
+
+
+@dataclass(frozen=True)
+class OwedSignature:
+    """A signature ``decode_block_unchecked`` left to check, and where in the block it is."""
+
+    check: SignatureCheck
+    where: str | None
+    """``block.events[i]`` for an event's signature; None for the header's."""
+
+    def run(self) -> None:
+        """Raise the error ``decode_block`` raises for this signature, unless it verifies."""
+        try:
+            self.check.run()
+        except ProtocolError as exc:
+            if self.where is None:
+                raise
+            raise InvalidBlock(f"{self.where}: {exc.message}") from None
+
+
+def decode_block_unchecked(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_BLOCK_BYTES,
+    known_events: Callable[[bytes], Event | None] | None = None,
+) -> tuple[Block, list[OwedSignature]]:
+    """``decode_block`` without its signature checks, which it returns, in the order
+    ``decode_block`` runs them: the block is verified once every one of them has passed.
+
+    For a node catching up, which checks them in another process while it imports.
+    """
     if len(data) > max_bytes:
         raise InvalidBlock(f"block is {len(data)} bytes; the limit is {max_bytes}")
     wire = decode(data)
@@ -166,19 +205,23 @@ def decode_block(
     r.done()
     if not isinstance(raw_events, list) or len(raw_events) > MAX_BLOCK_EVENTS:
         raise InvalidBlock(f"block.events must be a list of at most {MAX_BLOCK_EVENTS} events")
-    events = []
+    events, owed = [], []
     for index, raw in enumerate(raw_events):
         if not isinstance(raw, bytes):
             raise InvalidBlock(f"block.events[{index}] must be an encoded event")
         try:
             known = known_events(sha256(raw)) if known_events is not None else None
-            events.append(known if known is not None else decode_event(raw, verify=verify))
+            if known is None:
+                known = decode_event(raw, verify=False)
+                owed.append(OwedSignature(known.signature_check(), f"block.events[{index}]"))
         except ProtocolError as exc:
             raise InvalidBlock(f"block.events[{index}]: {exc.message}") from None
+        events.append(known)
     block = Block(header=header, events=tuple(events))
-    _check_commitment(header, block.event_ids, verify=verify)
+    _check_commitment(header, block.event_ids, verify=False)
+    owed.append(OwedSignature(header.signature_check(), None))
     block.__dict__["raw"] = bytes(data)
-    return block
+    return block, owed
 
 
 def _check_commitment(header: Header, event_ids: list[bytes], *, verify: bool) -> None:

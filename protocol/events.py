@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from .encoding import decode, encode, sha256
 from .errors import InvalidEvent
 from .fields import FieldReader
-from .keys import Domain, SigningKey, verify_signature
+from .keys import Domain, SignatureCheck, SigningKey
 from .terms import PURPOSES, Terms, parse_terms
 
 EVENT_VERSION = 1
@@ -515,7 +515,10 @@ class Event:
 
     def verify(self) -> None:
         """Raise InvalidSignature unless the author signed this event."""
-        verify_signature(Domain.EVENT, self._unsigned_bytes(), self.sig, self.author)
+        self.signature_check().run()
+
+    def signature_check(self) -> SignatureCheck:
+        return SignatureCheck(Domain.EVENT, self._unsigned_bytes(), self.sig, self.author)
 
     def _unsigned_bytes(self) -> bytes:
         """What the author signed: the canonical encoding without ``sig``.

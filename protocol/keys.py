@@ -121,6 +121,19 @@ class SigningKey:
         return f"SigningKey({self.did})"
 
 
+@dataclass(frozen=True)
+class SignatureCheck:
+    """One signature to check, as a value: it can be checked later, or in another process."""
+
+    domain: Domain
+    message: bytes
+    signature: bytes
+    signer: str
+
+    def run(self) -> None:
+        verify_signature(self.domain, self.message, self.signature, self.signer)
+
+
 def verify_signature(domain: Domain, message: bytes, signature: bytes, signer_did: str) -> None:
     """The one signature check. Raises InvalidSignature unless ``signature`` is valid."""
     if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:

@@ -16,6 +16,7 @@ from protocol.blocks import (
     Header,
     compute_events_root,
     decode_block,
+    decode_block_unchecked,
     decode_compact_block,
     encode_block,
     encode_compact_block,
@@ -276,11 +277,43 @@ def test_invalid_event_not_bytes() -> None:
 
 def test_invalid_event_inside_block() -> None:
     events = some_events(2)
+    forged = replace(events[1], sig=bytes(64))
+    invalid(make_block((events[0], forged)).raw, "block.events[1]:", "signature does not verify")
+
+
+def test_events_root_is_checked_before_any_signature() -> None:
+    events = some_events(2)
     wire = decode(make_block(events).raw)
     bad = decode(wire["events"][1])
     bad["sig"] = bytes(64)
-    wire["events"][1] = encode(bad)
-    invalid(encode(wire), "block.events[1]:", "signature does not verify")
+    wire["events"][1] = encode(bad)  # not the event the header commits to, and not signed
+    invalid(encode(wire), "events_root does not match")
+
+
+def test_unchecked_decode_owes_each_signature_it_skipped() -> None:
+    events = some_events(3)
+    block = make_block(events)
+    decoded, owed = decode_block_unchecked(block.raw)
+    assert decoded.hash == block.hash and decoded.event_ids == block.event_ids
+    assert [o.where for o in owed] == ["block.events[0]", "block.events[1]", "block.events[2]", None]
+    for signature in owed:
+        signature.run()
+    known = {events[1].id: events[1]}
+    _, owed = decode_block_unchecked(block.raw, known_events=known.get)
+    assert [o.where for o in owed] == ["block.events[0]", "block.events[2]", None]
+
+
+def test_an_owed_signature_fails_as_decode_block_would() -> None:
+    events = some_events(2)
+    forged_event = make_block((events[0], replace(events[1], sig=bytes(64))))
+    _, owed = decode_block_unchecked(forged_event.raw)
+    owed[0].run()
+    with pytest.raises(InvalidBlock, match=r"block\.events\[1\]: signature does not verify"):
+        owed[1].run()
+    forged_header = replace(make_block(events).header, sig=bytes(64))
+    _, owed = decode_block_unchecked(Block(forged_header, events).raw)
+    with pytest.raises(InvalidSignature):
+        owed[-1].run()
 
 
 def test_invalid_malformed_event_inside_block() -> None:
