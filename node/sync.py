@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from itertools import chain
 from typing import Awaitable, Callable
 
-from protocol.blocks import decode_block
+from protocol.blocks import Block, OwedSignature, decode_block_unchecked
 from protocol.errors import ProtocolError
 from protocol.events import Event
 
@@ -20,6 +21,7 @@ from .ledger import Ledger
 from .p2p.host import P2PError
 from .p2p.messages import MAX_SYNC_BLOCKS, BlocksByRange, decode_blocks
 from .p2p.peers import PENALTY_BAD_RESPONSE, PENALTY_FAILED_REQUEST, PENALTY_INVALID_BLOCK, PeerBook, PeerRecord
+from .verifier import PendingChecks, SignatureVerifier
 
 log = logging.getLogger("audiera.sync")
 
@@ -52,6 +54,7 @@ class Syncer:
         self._penalize = penalize
         self._wake = asyncio.Event()
         self.target_height = 0
+        self._verifier = SignatureVerifier()
 
     @property
     def syncing(self) -> bool:
@@ -72,6 +75,12 @@ class Syncer:
         self._wake.set()
 
     async def run(self) -> None:
+        try:
+            await self._follow()
+        finally:
+            await self._verifier.close()
+
+    async def _follow(self) -> None:
         loop = asyncio.get_running_loop()
         progress = (self._ledger.head.hash, loop.time())
         while True:
@@ -117,11 +126,11 @@ class Syncer:
                     record.status = None
                 return False
             try:
-                blocks = [decode_block(raw, known_events=self._known_events) for raw in raw_blocks]
+                first = decode_block_unchecked(raw_blocks[0], known_events=self._known_events)
             except ProtocolError as exc:
                 await self._penalize(peer, PENALTY_INVALID_BLOCK, f"invalid block in sync: {exc.message}")
                 return False
-            if ledger.chain.block_meta(blocks[0].header.parent) is None:
+            if ledger.chain.block_meta(first[0].header.parent) is None:
                 floor = ledger.finalized.height + 1
                 if start <= floor:
                     await self._penalize(peer, PENALTY_INVALID_BLOCK, "its chain does not contain our final blocks")
@@ -129,17 +138,39 @@ class Syncer:
                 start = max(floor, start - step)
                 step *= 4
                 continue
-            for block in blocks:
-                try:
-                    self._importer.import_block(block)
-                except ProtocolError as exc:
-                    # It serves this as its canonical chain: a faulty or hostile peer.
-                    await self._penalize(peer, PENALTY_INVALID_BLOCK, f"invalid block in sync: {exc.message}")
-                    return False
+            blocks = await self._import_checked(peer, first, raw_blocks[1:])
+            if blocks is None:
+                return False
             log.info("synced blocks %d-%d from %s; head %d", blocks[0].height, blocks[-1].height, peer, ledger.head.height)
             if blocks[-1].height >= peer_height:
                 return True
             start = blocks[-1].height + 1
+
+    async def _import_checked(
+        self, peer: str, first: tuple[Block, list[OwedSignature]], rest: list[bytes]
+    ) -> list[Block] | None:
+        """Import the first block and then the ``rest`` in order, each once its signatures have
+        passed; None (and the peer penalized) at the first invalid one.
+
+        Every block's signatures go to the verifier as soon as the block is decoded, so the
+        helper process checks later blocks while this imports earlier ones.
+        """
+        pending: list[tuple[Block, PendingChecks]] = []
+        decoded = chain([first], (decode_block_unchecked(raw, known_events=self._known_events) for raw in rest))
+        try:
+            for block, owed in decoded:
+                pending.append((block, await self._verifier.start_checks(owed)))
+                await asyncio.sleep(0)  # a turn for the RPC and the verifier's pipes
+            for block, checks in pending:
+                await checks.wait()
+                self._importer.import_block(block)
+        except ProtocolError as exc:
+            # Served as its canonical chain: a faulty or hostile peer.
+            for _, checks in pending:
+                checks.cancel()
+            await self._penalize(peer, PENALTY_INVALID_BLOCK, f"invalid block in sync: {exc.message}")
+            return None
+        return [block for block, _ in pending]
 
     async def _fetch(self, peer: str, start: int) -> list[bytes] | None:
         request = BlocksByRange(start=start, count=min(BATCH, MAX_SYNC_BLOCKS))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import time
+from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -15,7 +17,8 @@ from node.p2p import messages
 from node.p2p.host import P2PHost
 from node.scaffold import scaffold_network
 from protocol.encoding import decode, encode
-from protocol.events import ParticipantRegister
+from protocol.events import ParticipantRegister, sign_event
+from protocol.keys import SigningKey
 from protocol.unixfs import root_cid_of_file
 
 from .framework import NodeProcess, event_status, sync_heads, verify_store, wait_final_everywhere, wait_for_peers, wait_until
@@ -69,6 +72,34 @@ def test_a_node_started_after_1000_blocks_catches_up(start_network):
     height = sync_heads(network, min_height=1000, timeout=120)
     print(f"caught up {height} blocks in {time.monotonic() - started:.1f}s")
     assert late.get(f"/v1/accounts/{client.did}")["account"]["name"] == "early bird"
+
+
+def test_catching_up_on_busy_blocks_checks_signatures_in_a_helper_that_goes_with_its_node(start_network):
+    network = start_network(2, block_period_ms=1000, running=1)
+    authority, late = network
+    keys = [SigningKey(os.urandom(32)) for _ in range(900)]
+    events = [sign_event(k, ParticipantRegister(f"listener {i}", ("consumer",)), 1, int(time.time() * 1000)) for i, k in enumerate(keys)]
+    answer = authority.request("POST", "/v1/events/batch", body=messages.encode_event_batch([e.raw for e in events]), content_type="application/msgpack")
+    assert answer["accepted"] == len(events)
+    for event in (events[0], events[-1]):
+        authority.wait_final(event.id.hex())
+    late.start()
+    sync_heads(network)
+    assert late.get(f"/v1/accounts/{keys[-1].did}")["account"]["name"] == "listener 899"
+    started = re.search(r"checking signatures in a helper process \(pid (\d+)\)", late.log_path.read_text())
+    assert started, f"no helper for blocks of hundreds of events:\n{late.log_tail()}"
+    helper = int(started.group(1))
+    assert _alive(helper)
+    late.kill()  # SIGKILL: the helper's stdin closes with its node, and it exits
+    wait_until(lambda: not _alive(helper), what="the signature helper to exit with its killed node")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
 
 
 def test_a_killed_node_restarts_and_catches_up(start_network):
