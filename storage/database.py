@@ -49,6 +49,11 @@ def open_stores(data_dir: Path) -> Stores:
             lru_cache_size=64 * 1024 * 1024,
             bloom_filter_bits=10,
             write_buffer_size=WRITE_BUFFER_BYTES,
+            # As Bitcoin Core does: most of what we store is signatures, hashes and keys, and
+            # Snappy took it only from 18 to 11.7 MB (a 20,000-event chain), for ~0.7 s of CPU
+            # per memtable flush on a loaded node (every ~30 s at 1,200 events/s, on every
+            # node at once: blocks then lagged 2-3 s for 15 s). Uncompressed: ~0.1 s a flush.
+            compression=None,
         )
     except plyvel.IOError as exc:
         # LevelDB reports a held lock as "IO error: lock <dir>/LOCK: ..."; matching "lock"
