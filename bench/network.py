@@ -27,29 +27,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._nodes import BenchNode, emit, get, load, post, print_log_tails, sign_events, wait_for  # noqa: E402
 from node.scaffold import scaffold_network  # noqa: E402
 
-class InclusionWatcher(threading.Thread):
-    """Polls every node's new blocks and notes when each event first appears on each node."""
+class InclusionWatcher:
+    """Polls every node's new blocks and notes when each event first appears on each node.
+
+    One thread per node: a node busy importing a block answers late, and with one thread
+    for all, that delay was counted against the nodes polled after it.
+    """
 
     def __init__(self, urls: list[str]) -> None:
-        super().__init__(daemon=True)
         self.urls = urls
         self.seen: list[dict[str, float]] = [{} for _ in urls]
-        self.next_height = [get(url, "/v1/status")["head_height"] + 1 for url in urls]
+        self.first_height = [get(url, "/v1/status")["head_height"] + 1 for url in urls]
         self.stop = threading.Event()
+        self._threads = [threading.Thread(target=self._watch, args=(index,), daemon=True) for index in range(len(urls))]
 
-    def run(self) -> None:
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def _watch(self, index: int) -> None:
+        url, seen = self.urls[index], self.seen[index]
+        next_height = self.first_height[index]
         while not self.stop.is_set():
-            for index, url in enumerate(self.urls):
-                try:
-                    head = get(url, "/v1/status")["head_height"]
-                    while self.next_height[index] <= head:
-                        block = get(url, f"/v1/blocks/{self.next_height[index]}")
-                        now = time.monotonic()
-                        for event_id in block["events"]:
-                            self.seen[index].setdefault(event_id, now)
-                        self.next_height[index] += 1
-                except OSError as exc:  # a node too busy to answer this once: ask again
-                    print(f"watcher: {url}: {exc!r}", file=sys.stderr)
+            try:
+                head = get(url, "/v1/status")["head_height"]
+                while next_height <= head:
+                    block = get(url, f"/v1/blocks/{next_height}")
+                    now = time.monotonic()
+                    for event_id in block["events"]:
+                        seen.setdefault(event_id, now)
+                    next_height += 1
+            except OSError as exc:  # a node too busy to answer this once: ask again
+                print(f"watcher: {url}: {exc!r}", file=sys.stderr)
             time.sleep(0.02)
 
     def on_all(self, event_id: str) -> float | None:
