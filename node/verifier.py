@@ -140,6 +140,8 @@ class SignatureVerifier:
             while True:
                 (size,) = _LENGTH.unpack(await process.stdout.readexactly(_LENGTH.size))
                 failed = msgpack.unpackb(await process.stdout.readexactly(size))
+                if failed is not None and (not isinstance(failed, int) or isinstance(failed, bool)):
+                    raise ValueError(f"the verifier answered {failed!r}")
                 verdict = self._verdicts.popleft()
                 if not verdict.done():
                     verdict.set_result(failed)
