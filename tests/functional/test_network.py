@@ -83,6 +83,9 @@ def test_catching_up_on_busy_blocks_checks_signatures_in_a_helper_that_goes_with
     assert answer["accepted"] == len(events)
     for event in (events[0], events[-1]):
         authority.wait_final(event.id.hex())
+    # Past gossipsub's window of recent messages (3 heartbeats), which a newcomer is sent:
+    # the busy blocks must come by sync, not as replayed gossip.
+    authority.wait_for_height(authority.get("/v1/status")["head_height"] + 5)
     late.start()
     sync_heads(network)
     assert late.get(f"/v1/accounts/{keys[-1].did}")["account"]["name"] == "listener 899"
