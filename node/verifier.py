@@ -28,7 +28,7 @@ from typing import BinaryIO, Sequence
 
 import msgpack
 
-from protocol.blocks import OwedSignature
+from protocol.blocks import OwedSignature, check_signatures
 from protocol.errors import ProtocolError
 from protocol.keys import Domain, SignatureCheck
 
@@ -56,18 +56,18 @@ class PendingChecks:
 
     async def wait(self) -> None:
         if self._verdict is None:
-            _check_here(self._owed)
+            check_signatures(self._owed)
             return
         try:
             failed = await self._verdict
         except VerifierUnavailable:
-            _check_here(self._owed)
+            check_signatures(self._owed)
             return
         if failed is None:
             return
-        _check_here(self._owed[failed:failed + 1])
+        check_signatures(self._owed[failed:failed + 1])
         log.error("the verifier reported signature %d of a batch as bad, but it verifies here", failed)
-        _check_here(self._owed)
+        check_signatures(self._owed)
 
     def cancel(self) -> None:
         if self._verdict is not None and not self._verdict.done():
@@ -158,11 +158,6 @@ class SignatureVerifier:
             verdict = self._verdicts.popleft()
             if not verdict.done():
                 verdict.set_exception(error)
-
-
-def _check_here(owed: Sequence[OwedSignature]) -> None:
-    for signature in owed:
-        signature.run()
 
 
 def _widen_pipe(pipe: object) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .encoding import decode, encode, sha256
 from .errors import InvalidBlock, ProtocolError
@@ -162,9 +162,14 @@ def decode_block(
     """
     block, owed = decode_block_unchecked(data, max_bytes=max_bytes, known_events=known_events)
     if verify:
-        for signature in owed:
-            signature.run()
+        check_signatures(owed)
     return block
+
+
+def check_signatures(owed: Iterable[OwedSignature]) -> None:
+    """Run each owed check in order; raise what the first that fails raises."""
+    for signature in owed:
+        signature.run()
 
 
 @dataclass(frozen=True)
