@@ -95,6 +95,11 @@ class Chunker:
         self._fill = rest
         return leaves
 
+    @property
+    def pending(self) -> int:
+        """Bytes of a partial leaf waiting for more data."""
+        return self._fill
+
     def flush(self) -> bytes | None:
         """Return the pending partial leaf, or None when nothing is pending."""
         if not self._fill:
@@ -312,7 +317,23 @@ class DagBuilder:
 
     def add_leaf(self, data: bytes) -> bytes:
         """Add the next chunk of the file; return its raw-leaf CID."""
-        length = len(data)
+        self._check_next_leaf(len(data))
+        cid = make_cid(RAW, data)
+        self._append_leaf(cid, len(data))
+        return cid
+
+    def add_verified_leaf(self, cid: bytes, length: int) -> None:
+        """Add the next chunk by its raw-leaf CID, for a chunk already checked against it.
+
+        A fetch checks every block against its CID as it arrives; hashing it again here
+        would only repeat that work.
+        """
+        if cid_codec(cid) != RAW:
+            raise ValueError("a leaf must be a raw block")
+        self._check_next_leaf(length)
+        self._append_leaf(cid, length)
+
+    def _check_next_leaf(self, length: int) -> None:
         if self._finished:
             raise ValueError("finish() was already called")
         if length > self._chunk_size:
@@ -321,12 +342,12 @@ class DagBuilder:
             raise ValueError("only the last leaf may be shorter than the chunk size")
         if length == 0 and self._leaves:
             raise ValueError("an empty leaf is only allowed as the single leaf of an empty file")
+
+    def _append_leaf(self, cid: bytes, length: int) -> None:
         self._short_leaf_seen = length < self._chunk_size
-        cid = make_cid(RAW, data)
         self._leaves += 1
         self._size += length
         self._push(0, _Child(cid, length, length))
-        return cid
 
     def finish(self) -> DagResult:
         """Close every open level and return the root (call once)."""

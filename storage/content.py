@@ -121,8 +121,30 @@ class Ingest:
         for leaf in self._chunker.feed(data):
             self._add_leaf(leaf)
 
+    def write_verified_leaves(self, leaves: list[tuple[bytes, bytes]]) -> None:
+        """Append whole leaves, as (raw-leaf CID, data) pairs already checked against their CIDs.
+
+        For a fetch from peers: the leaves come cut and hashed, so they are written as
+        they are instead of being re-cut and hashed again. A leaf that is not where this
+        node's chunking would put it (a short leaf before the last) is refused, as the
+        root it would build could not be the one asked for.
+        """
+        if self._chunker.pending:
+            raise ContentError("whole leaves cannot follow a partial chunk")
+        for cid, data in leaves:
+            if self.size + len(data) > self._max_bytes:
+                raise ContentError(f"content is larger than this node's limit of {self._max_bytes} bytes")
+            try:
+                self._builder.add_verified_leaf(cid, len(data))
+            except ValueError as exc:
+                raise ContentError(f"leaf {cid_to_str(cid)} does not fit this node's chunking: {exc}") from None
+            self.size += len(data)
+            self._store_leaf(cid, data)
+
     def _add_leaf(self, leaf: bytes) -> None:
-        cid = self._builder.add_leaf(leaf)
+        self._store_leaf(self._builder.add_leaf(leaf), leaf)
+
+    def _store_leaf(self, cid: bytes, leaf: bytes) -> None:
         offset = self._file.tell()
         self._file.write(leaf)
         self._leaves.append((cid, offset, len(leaf)))

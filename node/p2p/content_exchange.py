@@ -2,8 +2,8 @@
 
 A fetch walks the file's UnixFS DAG from its root, pulls leaves from peers in batches
 (several requests in flight), checks every block against its CID as it arrives, and
-streams the leaves in order into the content store, which recomputes the root: a file
-is only kept if it is exactly the one asked for.
+writes the leaves in order into the content store, which rebuilds the DAG over their
+CIDs: a file is only kept if its root is exactly the one asked for.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from protocol.cid import DAG_PB, cid_codec, cid_from_str, cid_to_str, is_valid_b
 from protocol.errors import ProtocolError
 from protocol.unixfs import decode_file_node
 from storage.content import ContentInfo, ContentStore
+from storage.errors import ContentError
 
 from ..media import probe_media
 from .host import P2PError
@@ -87,10 +88,13 @@ class ContentExchange:
         ingest = self._store.start_ingest(self._max_bytes)
         loop = asyncio.get_running_loop()
         try:
-            await self._pull_leaves(leaves, source, peers, lambda data: loop.run_in_executor(None, ingest.write, data))
+            await self._pull_leaves(leaves, source, peers, lambda blocks: loop.run_in_executor(None, ingest.write_verified_leaves, blocks))
             await loop.run_in_executor(None, ingest.close_file)
             media = await loop.run_in_executor(None, probe_media, ingest.temp_path)
             info = await loop.run_in_executor(None, ingest.finish, media)
+        except ContentError as exc:
+            await loop.run_in_executor(None, ingest.abort)
+            raise FetchError(f"cannot store {root}: {exc}") from None
         except BaseException:
             await loop.run_in_executor(None, ingest.abort)
             raise
@@ -144,7 +148,7 @@ class ContentExchange:
         """Fetch leaves in batches, several in flight, and write them in file order."""
         batches = deque(leaves[i:i + LEAVES_PER_REQUEST] for i in range(0, len(leaves), LEAVES_PER_REQUEST))
         candidates = [source[0], *[peer for peer in peers if peer != source[0]]]
-        pending: deque[asyncio.Task[list[bytes]]] = deque()
+        pending: deque[asyncio.Task[list[tuple[bytes, bytes]]]] = deque()
         writing: asyncio.Future | None = None
 
         def launch() -> None:
@@ -155,23 +159,24 @@ class ContentExchange:
             while batches and len(pending) < REQUESTS_IN_FLIGHT:
                 launch()
             while pending:
-                data = b"".join(await pending.popleft())
+                blocks = await pending.popleft()
                 if batches:
                     launch()
                 if writing is not None:
                     await writing
-                writing = write(data)
+                writing = write(blocks)
             if writing is not None:
                 await writing
         finally:
             for task in pending:
                 task.cancel()
 
-    async def _fetch_batch(self, cids: list[bytes], candidates: list[str]) -> list[bytes]:
+    async def _fetch_batch(self, cids: list[bytes], candidates: list[str]) -> list[tuple[bytes, bytes]]:
+        """The blocks of ``cids``, in order, each checked against its CID."""
         for peer in candidates:
             found = await self._ask(peer, cids)
             if all(cid in found for cid in cids):
-                return [found[cid] for cid in cids]
+                return [(cid, found[cid]) for cid in cids]
         raise FetchError(f"no peer could serve {len(cids)} blocks starting at {cid_to_str(cids[0])}")
 
     async def _ask(self, peer: str, cids: list[bytes]) -> dict[bytes, bytes]:

@@ -523,3 +523,20 @@ def test_iter_leaf_cids_rejects_wrong_child_size() -> None:
 def test_codecs_of_results() -> None:
     assert cid_codec(build(b"x").root) == RAW
     assert cid_codec(build(pattern(K + 1)).root) == DAG_PB
+
+
+def test_verified_leaves_build_the_same_dag_as_hashed_leaves() -> None:
+    leaves = [bytes([i]) * 4 for i in range(9)] + [b"xy"]
+    hashed, verified = DagBuilder(chunk_size=4, max_links=3), DagBuilder(chunk_size=4, max_links=3)
+    for leaf in leaves:
+        verified.add_verified_leaf(hashed.add_leaf(leaf), len(leaf))
+    assert verified.finish() == hashed.finish()
+
+
+def test_verified_leaf_must_be_raw_and_follow_the_chunking() -> None:
+    builder = DagBuilder(chunk_size=4)
+    with pytest.raises(ValueError, match="raw block"):
+        builder.add_verified_leaf(make_cid(DAG_PB, b"node"), 4)
+    builder.add_verified_leaf(make_cid(RAW, b"ab"), 2)
+    with pytest.raises(ValueError, match="only the last leaf"):
+        builder.add_verified_leaf(make_cid(RAW, b"abcd"), 4)

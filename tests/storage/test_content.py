@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from protocol.cid import DAG_PB, RAW, cid_codec, cid_from_str, cid_to_str, is_valid_block
+from protocol.cid import DAG_PB, RAW, cid_codec, cid_from_str, cid_to_str, is_valid_block, make_cid
 from protocol.unixfs import CHUNK_SIZE, decode_file_node, iter_leaf_cids, root_cid_of_file
 from storage.content import ContentInfo, ContentStore
 from storage.database import open_stores
@@ -141,6 +141,44 @@ def test_every_leaf_and_node_is_served_and_valid(content):
     assert node.blocksizes == (CHUNK_SIZE, CHUNK_SIZE, CHUNK_SIZE, 12_345)
     for (leaf_cid, _), start in zip(node.links, range(0, len(data), CHUNK_SIZE)):
         assert content.get_block(leaf_cid) == data[start : start + CHUNK_SIZE]
+
+
+def leaves_of(data: bytes) -> list[tuple[bytes, bytes]]:
+    pieces = [data[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE)] or [b""]
+    return [(make_cid(RAW, piece), piece) for piece in pieces]
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE, THREE_AND_A_BIT, 17 * CHUNK_SIZE])
+def test_verified_leaves_store_the_same_file_as_an_upload(tmp_path, content, size):
+    data = sample(size, seed=size)
+    upload = content.start_ingest(LIMIT)
+    leaves = leaves_of(data)
+    for start in range(0, len(leaves), 3):  # as a fetch writes them: a few per answer
+        upload.write_verified_leaves(leaves[start : start + 3])
+    upload.close_file()
+    info = upload.finish(MEDIA)
+    assert info.cid == reference_cid(tmp_path, data)
+    assert info.size == size
+    assert_serves_file(content, info, data)
+
+
+def test_verified_leaves_out_of_chunking_are_refused(content):
+    short_first = content.start_ingest(LIMIT)
+    with pytest.raises(ContentError, match="chunking"):
+        short_first.write_verified_leaves(leaves_of(b"ab") + leaves_of(sample(CHUNK_SIZE)))
+    short_first.abort()
+    after_partial = content.start_ingest(LIMIT)
+    after_partial.write(b"abc")
+    with pytest.raises(ContentError, match="partial chunk"):
+        after_partial.write_verified_leaves(leaves_of(sample(CHUNK_SIZE)))
+    after_partial.abort()
+    too_big = content.start_ingest(CHUNK_SIZE)
+    too_big.write_verified_leaves(leaves_of(sample(CHUNK_SIZE)))
+    with pytest.raises(ContentError, match="limit"):
+        too_big.write_verified_leaves(leaves_of(b"x"))
+    assert too_big.size == CHUNK_SIZE
+    too_big.abort()
+    assert tmp_files(content) == [] and stored_files(content) == []
 
 
 def test_unknown_block_and_content(content):
