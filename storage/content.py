@@ -16,7 +16,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import plyvel
 
@@ -25,6 +25,7 @@ from protocol.encoding import decode, encode
 from protocol.unixfs import Chunker, DagBuilder
 
 from . import keys
+from .direct_file import DirectFile
 from .errors import ContentError
 from .fsutil import fsync_directory
 
@@ -108,7 +109,7 @@ class Ingest:
         self._store = store
         self._max_bytes = max_bytes
         self.temp_path = store._tmp / f"{uuid.uuid4().hex}.part"
-        self._file: BinaryIO = open(self.temp_path, "wb")
+        self._file = DirectFile(self.temp_path)
         self._chunker = Chunker()
         self._builder = DagBuilder()
         self._leaves: list[tuple[bytes, int, int]] = []
@@ -145,7 +146,7 @@ class Ingest:
         self._store_leaf(self._builder.add_leaf(leaf), leaf)
 
     def _store_leaf(self, cid: bytes, leaf: bytes) -> None:
-        offset = self._file.tell()
+        offset = self._file.size
         self._file.write(leaf)
         self._leaves.append((cid, offset, len(leaf)))
 
@@ -156,8 +157,6 @@ class Ingest:
             tail = b""  # an empty file is one empty raw leaf, indexed so that it is served too
         if tail is not None:
             self._add_leaf(tail)
-        self._file.flush()
-        os.fsync(self._file.fileno())
         self._file.close()
 
     def finish(self, media: dict[str, Any] | None) -> ContentInfo:
@@ -169,7 +168,6 @@ class Ingest:
         return self._store._commit(self.temp_path, self.size, self._leaves, result.nodes, root, media)
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        self._file.abort()
         self.temp_path.unlink(missing_ok=True)
 
