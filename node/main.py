@@ -11,6 +11,7 @@ from pathlib import Path
 from storage.database import open_stores
 from storage.errors import StorageError
 
+from .allocator import tune_allocator
 from .config import Config, ConfigError, dev_config, load_config, with_overrides
 from .daemon import run_node
 from .genesis_file import load_genesis
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        tune_allocator()
         asyncio.run(run_node(config, ready_file=args.ready_file))
     except (ConfigError, StorageError) as exc:
         print(f"audiera-node: {exc.message}", file=sys.stderr)
