@@ -30,7 +30,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._nodes import BenchNode, emit, get, load, print_log_tails, sign_events, wait_for  # noqa: E402
-from node.scaffold import scaffold_network  # noqa: E402
+from node.files.network_files import scaffold_network  # noqa: E402
 from protocol.encoding import encode  # noqa: E402
 from protocol.events import decode_event  # noqa: E402
 from protocol.keys import Domain, public_key_from_did, verify_signature  # noqa: E402

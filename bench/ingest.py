@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._nodes import BenchNode, data_dir_of, emit  # noqa: E402
-from node.scaffold import scaffold_network  # noqa: E402
+from node.files.network_files import scaffold_network  # noqa: E402
 
 PIECE = 1024 * 1024
 

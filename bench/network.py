@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._nodes import BenchNode, emit, get, load, post, print_log_tails, sign_events, wait_for  # noqa: E402
-from node.scaffold import scaffold_network  # noqa: E402
+from node.files.network_files import scaffold_network  # noqa: E402
 
 class InclusionWatcher:
     """Polls every node's new blocks and notes when each event first appears on each node.

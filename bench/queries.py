@@ -37,9 +37,9 @@ import nacl.signing
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._nodes import BenchNode, data_dir_of, emit  # noqa: E402
-from node.keyfiles import read_key_file  # noqa: E402
+from node.files.node_keys import read_key_file  # noqa: E402
 from node.p2p.identity import load_or_create_node_key, peer_id_of  # noqa: E402
-from node.scaffold import scaffold_network  # noqa: E402
+from node.files.network_files import scaffold_network  # noqa: E402
 from protocol.blocks import MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS, Block, Header, compute_events_root, sign_header  # noqa: E402
 from protocol.cid import RAW, cid_to_str, make_cid  # noqa: E402
 from protocol.events import (  # noqa: E402

@@ -15,17 +15,17 @@ from protocol.keys import SigningKey
 from protocol.state import BlockContext
 from storage.database import Stores, open_stores
 
-from .clock import Clock, system_clock
+from node.chain.clock import Clock, system_clock
 from .config import Config, ConfigError
-from .genesis_file import load_genesis, write_genesis
-from .importer import BlockImporter
-from .intake import EventIntake
-from .keyfiles import key_from_seed, read_key_file, write_key_file
-from .ledger import HeadChange, Ledger
-from .mempool import Mempool
+from node.files.genesis_file import load_genesis, write_genesis
+from node.chain.importer import BlockImporter
+from node.chain.intake import EventIntake
+from node.files.node_keys import key_from_seed, read_key_file, write_key_file
+from node.chain.ledger import HeadChange, Ledger
+from node.chain.mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
 from .p2p.service import NetworkService
-from .producer import BlockProducer
+from node.chain.producer import BlockProducer
 from .rpc.app import create_app
 from .services import Services
 

@@ -14,8 +14,8 @@ from storage.errors import StorageError
 from .allocator import tune_allocator
 from .config import Config, ConfigError, dev_config, load_config, with_overrides
 from .daemon import run_node
-from .genesis_file import load_genesis
-from .verify import verify_stores
+from node.files.genesis_file import load_genesis
+from node.chain.reexecute import verify_stores
 
 
 def build_parser() -> argparse.ArgumentParser:

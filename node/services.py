@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from protocol.genesis import Genesis
 from storage.content import ContentStore
 
-from .clock import Clock
+from node.chain.clock import Clock
 from .config import Config
-from .importer import BlockImporter
-from .intake import EventIntake
-from .ledger import Ledger
-from .mempool import Mempool
+from node.chain.importer import BlockImporter
+from node.chain.intake import EventIntake
+from node.chain.ledger import Ledger
+from node.chain.mempool import Mempool
 from .p2p.service import NetworkService
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from protocol.keys import SigningKey
 
-from .. import keystore
-from ..keystore import KeystoreError
+from . import keystore
+from .keystore import KeystoreError
 from .client import NodeClient
 from .errors import CliError
 from .output import Output

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import keystore
-from ..keystore import KeystoreError
+from . import keystore
+from .keystore import KeystoreError
 from .context import Context
 from .errors import CliError
 from .output import fields, table

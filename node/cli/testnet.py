@@ -30,7 +30,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
 
 def _testnet():  # type: ignore[no-untyped-def]
     # Imported when used: it pulls in libp2p, a second's start-up every other command should not pay.
-    from .. import testnet
+    from . import local_testnet as testnet
 
     return testnet
 

@@ -22,11 +22,11 @@ from protocol.evidence import Equivocation, decode_equivocation
 from protocol.events import AssetRegister, Event, decode_event
 
 from ..config import P2PConfig
-from ..importer import BlockImporter, UnknownParent
-from ..intake import EventIntake
-from ..ledger import HeadChange, Ledger
-from ..mempool import Mempool
-from ..sync import Syncer
+from node.chain.importer import BlockImporter, UnknownParent
+from node.chain.intake import EventIntake
+from node.chain.ledger import HeadChange, Ledger
+from node.chain.mempool import Mempool
+from .sync import Syncer
 from . import messages
 from .block_assembly import BlockAssembler
 from .content_exchange import ContentExchange, FetchError

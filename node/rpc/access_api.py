@@ -21,7 +21,7 @@ from aiohttp import web
 from protocol.errors import ProtocolError
 from protocol.events import Access, decode_event
 
-from ..mempool import READY
+from node.chain.mempool import READY
 from .chain_api import read_event_bytes
 from .context import services_of
 from .errors import ApiError, bad_request

@@ -12,7 +12,7 @@ from ..p2p.messages import decode_event_batch
 from . import params
 from .context import services_of
 from .errors import ApiError, bad_request, not_found
-from .views import block_view, event_view, header_view, proof_view
+from .chain_views import block_view, event_view, header_view, proof_view
 
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 VERSION = "0.1.0"

@@ -12,7 +12,7 @@ from . import params
 from .chain_api import MSGPACK_TYPES
 from .context import services_of
 from .errors import ApiError
-from .views import header_view
+from .chain_views import header_view
 
 
 async def submit_block(request: web.Request) -> web.Response:

@@ -23,7 +23,7 @@ from . import params
 from .context import services_of
 from .errors import bad_request, not_found
 from .market_views import app_view, catalog_entry, model_view
-from .views import header_view, proof_view
+from .chain_views import header_view, proof_view
 
 WALK_BUDGET = 10_000
 """Index reads a fan-out walk (asset → models → apps) may make before it answers incomplete."""

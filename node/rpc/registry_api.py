@@ -13,7 +13,7 @@ from storage.chain import HistoryEntry
 from . import params
 from .context import services_of
 from .errors import not_found
-from .views import account_view, asset_view, event_view
+from .chain_views import account_view, asset_view, event_view
 
 
 def _history_page(request: web.Request, entries: list[HistoryEntry], limit: int) -> dict[str, Any]:

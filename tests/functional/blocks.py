@@ -11,9 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from node.genesis_file import load_genesis
-from node.keyfiles import read_key_file
-from node.ledger import Ledger
+from node.files.genesis_file import load_genesis
+from node.files.node_keys import read_key_file
+from node.chain.ledger import Ledger
 from protocol.blocks import Block, Header, compute_events_root, sign_header
 from protocol.consensus import IN_TURN_DIFFICULTY, OUT_OF_TURN_DIFFICULTY, in_turn_authority
 from protocol.events import Event

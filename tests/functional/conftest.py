@@ -5,7 +5,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from node.scaffold import scaffold_network
+from node.files.network_files import scaffold_network
 
 from .framework import NodeProcess
 

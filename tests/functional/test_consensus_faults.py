@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from node.keyfiles import write_key_file
+from node.files.node_keys import write_key_file
 from protocol.blocks import Block
 from protocol.consensus import BranchHead, fork_choice_key
 from protocol.events import AuthorityVote, ParticipantRegister, sign_event

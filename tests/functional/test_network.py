@@ -15,7 +15,7 @@ import pytest
 from libp2p.crypto.ed25519 import create_new_key_pair
 from node.p2p import messages
 from node.p2p.host import P2PHost
-from node.scaffold import scaffold_network
+from node.files.network_files import scaffold_network
 from protocol.encoding import decode, encode
 from protocol.events import ParticipantRegister, sign_event
 from protocol.keys import SigningKey

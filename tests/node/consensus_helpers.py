@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from node.daemon import _update_mempool
-from node.importer import BlockImporter
-from node.ledger import HeadChange, Ledger
-from node.mempool import Mempool
+from node.chain.importer import BlockImporter
+from node.chain.ledger import HeadChange, Ledger
+from node.chain.mempool import Mempool
 from protocol.authorities import get_authorities
 from protocol.blocks import Block, sign_header
 from protocol.consensus import IN_TURN_DIFFICULTY, OUT_OF_TURN_DIFFICULTY, in_turn_authority

@@ -12,8 +12,8 @@ from .cli_helpers import run
 
 from node.cli.errors import CliError
 from node.cli.proofs import ProofError, verify_inclusion
-from node.keystore import load_key
-from node.rpc.views import header_view
+from node.cli.keystore import load_key
+from node.rpc.chain_views import header_view
 from protocol.blocks import Block, Header, compute_events_root, sign_header
 from protocol.events import ParticipantRegister, sign_event
 from protocol.keys import SigningKey

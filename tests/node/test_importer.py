@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from node.importer import EXTENDED, KNOWN, REORG, SIDE, UnknownParent
-from node.ledger import HeadChange
-from node.mempool import READY
-from node.verify import verify_stores
+from node.chain.importer import EXTENDED, KNOWN, REORG, SIDE, UnknownParent
+from node.chain.ledger import HeadChange
+from node.chain.mempool import READY
+from node.chain.reexecute import verify_stores
 from protocol.errors import InvalidBlock
 from protocol.evidence import decode_equivocation
 from tests.storage.chain_helpers import key, register_participant

@@ -8,8 +8,8 @@ import stat
 import nacl.pwhash
 import pytest
 
-from node import keystore
-from node.keystore import KeystoreError, create_key, list_keys, load_key, read_did
+from node.cli import keystore
+from node.cli.keystore import KeystoreError, create_key, list_keys, load_key, read_did
 
 
 def test_create_and_load_round_trip(tmp_path):

@@ -11,7 +11,7 @@ from .cli_helpers import run
 
 from node.cli.errors import CliError
 from node.cli.manifest_proof import verify_proof_document
-from node.rpc.views import header_view, proof_view
+from node.rpc.chain_views import header_view, proof_view
 from protocol.blocks import Block, Header, compute_events_root, sign_header
 from protocol.cid import RAW, cid_to_str, make_cid
 from protocol.events import ManifestEntry, ModelRegister, ParticipantRegister, manifest_leaf, sign_event

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from node.importer import EXTENDED, SIDE
-from node.producer import BlockProducer
+from node.chain.importer import EXTENDED, SIDE
+from node.chain.producer import BlockProducer
 from protocol.consensus import out_of_turn_delay_ms
 from protocol.state import BlockContext
 from tests.storage.chain_helpers import key, register_participant

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from node.config import load_config
-from node.genesis_file import load_genesis
-from node.keyfiles import key_from_seed
+from node.files.genesis_file import load_genesis
+from node.files.node_keys import key_from_seed
 from node.p2p.identity import load_or_create_node_key, peer_id_of
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.verifier import SignatureVerifier, first_failure
+from node.chain.signature_worker import SignatureVerifier, first_failure
 from protocol.blocks import OwedSignature
 from protocol.errors import InvalidBlock, InvalidSignature
 from protocol.keys import Domain, SignatureCheck

@@ -27,7 +27,7 @@ from protocol.errors import InvalidKey
 from protocol.keys import SigningKey
 from storage.fsutil import fsync_directory
 
-from .config import default_home
+from node.config import default_home
 
 KEYSTORE_VERSION = 1
 KDF = "argon2id"

@@ -12,7 +12,7 @@ The helper only says which check failed first, if any; the error itself comes fr
 running that one check here, so a batch checked by the helper fails exactly as it would
 have in process. Should the helper be unavailable, or disagree, the checks run here.
 
-Run as ``python -m node.verifier`` it is the helper: it imports only the signature check.
+Run as ``python -m node.chain.signature_worker`` it is the helper: it imports only the signature check.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class SignatureVerifier:
             return self._process
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "node.verifier", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+                sys.executable, "-m", "node.chain.signature_worker", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
             )
         except OSError as exc:
             raise VerifierUnavailable(f"could not start it: {exc}") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 from protocol.errors import InvalidKey
 from protocol.keys import SigningKey
 
-from .config import ConfigError
+from node.config import ConfigError
 
 
 def write_key_file(path: Path, key: SigningKey) -> None:

@@ -16,12 +16,12 @@ from protocol.blocks import Block, OwedSignature, decode_block_unchecked
 from protocol.errors import ProtocolError
 from protocol.events import Event
 
-from .importer import BlockImporter
-from .ledger import Ledger
-from .p2p.host import P2PError
-from .p2p.messages import MAX_SYNC_BLOCKS, BlocksByRange, decode_blocks
-from .p2p.peers import PENALTY_BAD_RESPONSE, PENALTY_FAILED_REQUEST, PENALTY_INVALID_BLOCK, PeerBook, PeerRecord
-from .verifier import PendingChecks, SignatureVerifier
+from node.chain.importer import BlockImporter
+from node.chain.ledger import Ledger
+from .host import P2PError
+from .messages import MAX_SYNC_BLOCKS, BlocksByRange, decode_blocks
+from .peers import PENALTY_BAD_RESPONSE, PENALTY_FAILED_REQUEST, PENALTY_INVALID_BLOCK, PeerBook, PeerRecord
+from node.chain.signature_worker import PendingChecks, SignatureVerifier
 
 log = logging.getLogger("audiera.sync")
 

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import default_home
-from .scaffold import free_ports, scaffold_network
+from node.config import default_home
+from node.files.network_files import free_ports, scaffold_network
 
 STATE_FILE = "testnet.json"
 START_TIMEOUT_S = 60

@@ -13,10 +13,10 @@ from pathlib import Path
 from protocol.genesis import Genesis
 from protocol.keys import SigningKey
 
-from .clock import Clock, system_clock
+from node.chain.clock import Clock, system_clock
 from .genesis_file import write_genesis
-from .keyfiles import write_key_file
-from .p2p.identity import load_or_create_node_key, peer_id_of
+from .node_keys import write_key_file
+from node.p2p.identity import load_or_create_node_key, peer_id_of
 
 
 @dataclass(frozen=True)

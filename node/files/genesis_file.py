@@ -9,7 +9,7 @@ from pathlib import Path
 from protocol.errors import ProtocolError
 from protocol.genesis import Genesis, parse_genesis
 
-from .config import ConfigError
+from node.config import ConfigError
 
 
 def load_genesis(path: Path) -> Genesis:
