@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from typing import Callable, NoReturn
 
-from protocol.authorities import get_authorities
 from protocol.blocks import Block
 from protocol.consensus import BranchHead, validate_not_future
 from protocol.evidence import Equivocation
