@@ -15,6 +15,7 @@ from .allocator import tune_allocator
 from .config import Config, ConfigError, dev_config, load_config, with_overrides
 from .daemon import run_node
 from node.files.genesis_file import load_genesis
+from node.chain.clock import system_clock
 from node.chain.reexecute import verify_stores
 
 
@@ -47,7 +48,7 @@ def verify(config: Config) -> int:
     genesis = load_genesis(config.genesis_file or config.data_dir / "genesis.toml")
     stores = open_stores(config.data_dir)
     try:
-        report = verify_stores(stores, genesis)
+        report = verify_stores(stores, genesis, now_ms=system_clock())
     finally:
         stores.close()
     for problem in report.problems:

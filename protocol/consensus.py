@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .errors import InvalidBlock
+from .errors import BlockRule, InvalidBlock
 
 if TYPE_CHECKING:
     from .blocks import Header
@@ -67,6 +67,22 @@ def signing_window(authority_count: int) -> int:
     return authority_count // 2 + 1
 
 
+def is_signing_limited(proposer: str, authority_count: int, recent_proposers: Sequence[str]) -> bool:
+    """Whether ``proposer`` signed too recently to sign the next block (``recent_proposers`` newest first)."""
+    return proposer in recent_proposers[: signing_window(authority_count) - 1]
+
+
+def expected_difficulty(authorities: Sequence[str], height: int, proposer: str) -> int:
+    """The difficulty a block at ``height`` by ``proposer`` must carry: whether it is signed in turn."""
+    return IN_TURN_DIFFICULTY if in_turn_authority(authorities, height) == proposer else OUT_OF_TURN_DIFFICULTY
+
+
+def validate_not_future(header: "Header", now_ms: int) -> None:
+    """Raise InvalidBlock unless ``header`` is dated at most MAX_FUTURE_DRIFT_MS ahead of ``now_ms``."""
+    if header.ts > now_ms + MAX_FUTURE_DRIFT_MS:
+        raise InvalidBlock(f"block {header.height} is timestamped {header.ts - now_ms} ms in the future", BlockRule.FUTURE)
+
+
 def validate_header(
     header: "Header",
     *,
@@ -81,27 +97,31 @@ def validate_header(
     """Check a header against its parent and the authority rules; raise InvalidBlock naming the rule.
 
     ``recent_proposers`` are the proposers of the parent and its ancestors, newest first.
-    The signature and the events root are checked when the block is decoded; the state
-    root when its events are applied.
+    The signature, the events root and the state root are checked by
+    ``protocol.transition.state_transition``, which calls this first.
     """
     if header.parent != parent_hash or header.height != parent_height + 1:
-        raise InvalidBlock(f"block {header.height} does not extend block {parent_height} {parent_hash.hex()[:12]}")
-    if header.proposer not in authorities:
-        raise InvalidBlock(f"block {header.height} is signed by {header.proposer}, which is not an authority")
-    in_turn = in_turn_authority(authorities, header.height) == header.proposer
-    expected = IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY
-    if header.difficulty != expected:
-        turn = "in turn" if in_turn else "out of turn"
-        raise InvalidBlock(f"block {header.height} is signed {turn} but has difficulty {header.difficulty}, not {expected}")
-    window = signing_window(len(authorities))
-    if header.proposer in recent_proposers[: window - 1]:
         raise InvalidBlock(
-            f"{header.proposer} signed one of the last {window - 1} blocks and may not sign block {header.height}"
+            f"block {header.height} does not extend block {parent_height} {parent_hash.hex()[:12]}", BlockRule.PARENT
+        )
+    if header.proposer not in authorities:
+        raise InvalidBlock(f"block {header.height} is signed by {header.proposer}, which is not an authority", BlockRule.AUTHORITY)
+    expected = expected_difficulty(authorities, header.height, header.proposer)
+    if header.difficulty != expected:
+        turn = "in turn" if expected == IN_TURN_DIFFICULTY else "out of turn"
+        raise InvalidBlock(
+            f"block {header.height} is signed {turn} but has difficulty {header.difficulty}, not {expected}",
+            BlockRule.DIFFICULTY,
+        )
+    if is_signing_limited(header.proposer, len(authorities), recent_proposers):
+        window = signing_window(len(authorities))
+        raise InvalidBlock(
+            f"{header.proposer} signed one of the last {window - 1} blocks and may not sign block {header.height}",
+            BlockRule.SIGNING_LIMIT,
         )
     if header.ts < parent_ts + period_ms:
-        raise InvalidBlock(f"block {header.height} comes less than one block period after its parent")
-    if header.ts > now_ms + MAX_FUTURE_DRIFT_MS:
-        raise InvalidBlock(f"block {header.height} is timestamped {header.ts - now_ms} ms in the future")
+        raise InvalidBlock(f"block {header.height} comes less than one block period after its parent", BlockRule.TIMESTAMP)
+    validate_not_future(header, now_ms)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ that the RPC passes on to clients (``{"error": {"code", "message"}}``).
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class ProtocolError(Exception):
     """Base of every error raised by the pure protocol layer."""
@@ -48,10 +50,41 @@ class InvalidEvent(ProtocolError):
     code = "invalid_event"
 
 
+class BlockRule(StrEnum):
+    """The rule a block breaks, as ``InvalidBlock.rule`` names it."""
+
+    FORMAT = "format"
+    """Not a well-formed block: encoding, size, or a body that is not the one its header commits to."""
+    PARENT = "parent"
+    """It does not extend the block it names as parent, or that parent was refused."""
+    AUTHORITY = "authority"
+    """Its proposer is not in the authority set of its branch."""
+    DIFFICULTY = "difficulty"
+    """Its difficulty does not say whether its proposer signed in turn."""
+    SIGNING_LIMIT = "signing_limit"
+    """Its proposer signed one of the blocks just before it."""
+    SIGNATURE = "signature"
+    """Its proposer did not sign its header."""
+    TIMESTAMP = "timestamp"
+    """It comes less than one block period after its parent."""
+    FUTURE = "future"
+    """It is dated further ahead of the checking node's clock than the allowed drift."""
+    EVENT = "event"
+    """It carries an event the state refuses."""
+    STATE_ROOT = "state_root"
+    """Its state root is not the one applying its events gives."""
+    FINALITY = "finality"
+    """It would revert a final block."""
+
+
 class InvalidBlock(ProtocolError):
-    """A block or header that breaks a validation rule."""
+    """A block or header that breaks a validation rule; ``rule`` names which."""
 
     code = "invalid_block"
+
+    def __init__(self, message: str, rule: BlockRule = BlockRule.FORMAT) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 class InvalidProof(ProtocolError):

@@ -1,7 +1,9 @@
 """Importing blocks made elsewhere: every rule checked, fork choice, reorgs, evidence.
 
 Used by sync, block gossip and the RPC. The block has already been decoded strictly,
-which verified its signatures and events root. Then:
+which verified its signatures and events root (sync has the signature worker check them
+before it hands a block in). Every block that becomes canonical goes through
+``protocol.transition.state_transition``. Then:
 
 - a block that extends the head is validated on the head's state and appended;
 - a block on another branch is kept (cheap checks only: its parent is known, it does not
@@ -17,12 +19,12 @@ from __future__ import annotations
 import logging
 from typing import Callable, NoReturn
 
-from protocol.authorities import get_authorities
 from protocol.blocks import Block
-from protocol.consensus import MAX_FUTURE_DRIFT_MS, BranchHead, validate_header
+from protocol.consensus import BranchHead, validate_not_future
 from protocol.evidence import Equivocation
-from protocol.errors import InvalidBlock, ProtocolError, Rejected
-from protocol.state import BlockContext, StateOverlay, StateView, apply_block
+from protocol.errors import BlockRule, InvalidBlock, ProtocolError
+from protocol.state import BlockResult, StateOverlay, StateView
+from protocol.transition import state_transition
 from storage.chain import AppliedBlock, ChainTip
 
 from .clock import Clock
@@ -49,7 +51,8 @@ class BlockImporter:
     def __init__(self, ledger: Ledger, clock: Clock) -> None:
         self._ledger = ledger
         self._clock = clock
-        self._bad: dict[bytes, str] = {}
+        self._bad: dict[bytes, InvalidBlock] = {}
+        """Blocks refused, each with its refusal, so that it and its descendants are refused at once."""
         self._evidence_listeners: list[EvidenceListener] = []
 
     def on_evidence(self, listener: EvidenceListener) -> None:
@@ -61,29 +64,30 @@ class BlockImporter:
         ledger, chain = self._ledger, self._ledger.chain
         header = block.header
         if block.hash in self._bad:
-            raise InvalidBlock(f"block {header.height} {block.hash.hex()[:12]} was refused before: {self._bad[block.hash]}")
+            refusal = self._bad[block.hash]
+            raise InvalidBlock(f"block {header.height} {block.hash.hex()[:12]} was refused before: {refusal.message}", refusal.rule)
         if header.parent in self._bad:
-            self._refuse(block, f"its parent was refused: {self._bad[header.parent]}")
+            self._refuse(block, InvalidBlock(f"its parent was refused: {self._bad[header.parent].message}", BlockRule.PARENT))
         if chain.block_meta(block.hash) is not None:
             return KNOWN
         parent = chain.block_meta(header.parent)
         if parent is None:
             raise UnknownParent(f"block {header.height} builds on {header.parent.hex()[:12]}, which this node does not have")
         if parent.height + 1 != header.height:
-            self._refuse(block, f"its height is not its parent's plus one ({parent.height} + 1)")
+            self._refuse(block, InvalidBlock(f"its height is not its parent's plus one ({parent.height} + 1)", BlockRule.PARENT))
         self._check_equivocation(block)
         if header.parent == ledger.head.hash:
             self._extend(block)
             return EXTENDED
         if header.height <= ledger.finalized.height:
             raise InvalidBlock(
-                f"block {header.height} forks below the final block {ledger.finalized.height}: final blocks are never reverted"
+                f"block {header.height} forks below the final block {ledger.finalized.height}: final blocks are never reverted",
+                BlockRule.FINALITY,
             )
         # Whether the proposer is an authority depends on the branch's own state (a vote on
         # that branch may have added it): that is checked when the branch is validated in
         # full, on the state at its fork point. Here the block is only kept.
-        if header.ts > self._clock() + MAX_FUTURE_DRIFT_MS:
-            raise InvalidBlock(f"block {header.height} is timestamped {header.ts - self._clock()} ms in the future")
+        validate_not_future(header, self._clock())
         total = parent.total_difficulty + header.difficulty
         chain.store_side_block(block, total)
         if not ledger.prefers(BranchHead(total, header.height, header.proposer, block.hash)):
@@ -96,28 +100,22 @@ class BlockImporter:
 
     def _extend(self, block: Block) -> None:
         ledger = self._ledger
-        head = ledger.head
         try:
-            self._validate(block, head, ledger.chain, ledger.recent_proposers())
-            result = apply_block(ledger.chain, block.events, BlockContext(block.height, block.header.ts), head.state_root)
+            result = self._transition(ledger.head, ledger.chain, ledger.recent_proposers(), block)
         except InvalidBlock as exc:
-            self._refuse(block, exc.message)
-        except Rejected as exc:
-            self._refuse(block, f"it carries an event the state refuses: {exc.message}")
-        if result.state_root != block.header.state_root:
-            self._refuse(block, "the state root after applying its events differs from its header")
+            self._refuse(block, exc)
         ledger.append(block, result)
 
-    def _validate(self, block: Block, parent: ChainTip, state: StateView, recent_proposers: list[str]) -> None:
-        validate_header(
-            block.header,
-            parent_hash=parent.hash,
-            parent_height=parent.height,
-            parent_ts=parent.ts,
-            authorities=get_authorities(state),
-            recent_proposers=recent_proposers,
+    def _transition(self, parent: ChainTip, state: StateView, recent_proposers: list[str], block: Block) -> BlockResult:
+        # Every caller of import_block verified the block's signatures when decoding it.
+        return state_transition(
+            parent,
+            state,
+            recent_proposers,
+            block,
             period_ms=self._ledger.genesis.block_period_ms,
             now_ms=self._clock(),
+            signature_checked=True,
         )
 
     # --- switching branch -------------------------------------------------------------------
@@ -132,7 +130,9 @@ class BlockImporter:
             branch.insert(0, parent)
         fork_height = branch[0].height - 1
         if fork_height < ledger.finalized.height:
-            raise InvalidBlock(f"the branch of block {target.height} would revert final block {ledger.finalized.height}")
+            raise InvalidBlock(
+                f"the branch of block {target.height} would revert final block {ledger.finalized.height}", BlockRule.FINALITY
+            )
         revert = []
         for height in range(ledger.head.height, fork_height, -1):
             block_hash = chain.hash_at(height)
@@ -151,14 +151,13 @@ class BlockImporter:
         applied = []
         for block in branch:
             try:
-                self._validate(block, parent, state, proposers)
-                result = apply_block(state, block.events, BlockContext(block.height, block.header.ts), parent.state_root)
-                if result.state_root != block.header.state_root:
-                    raise InvalidBlock(f"block {block.height}: the state root after applying its events differs from its header")
-            except (InvalidBlock, Rejected) as exc:
+                result = self._transition(parent, state, proposers, block)
+            except InvalidBlock as exc:
                 for later in branch[branch.index(block):]:
-                    self._bad[later.hash] = exc.message
-                raise InvalidBlock(f"branch to block {target.height} refused at block {block.height}: {exc.message}") from None
+                    self._bad[later.hash] = exc
+                raise InvalidBlock(
+                    f"branch to block {target.height} refused at block {block.height}: {exc.message}", exc.rule
+                ) from None
             meta = chain.block_meta(block.hash)
             undo = {key: state.get(key) for key in result.writes}
             applied.append(AppliedBlock(block, result, undo, meta.total_difficulty if meta else 0))
@@ -194,8 +193,8 @@ class BlockImporter:
             listener(evidence)
         return True
 
-    def _refuse(self, block: Block, reason: str) -> NoReturn:
+    def _refuse(self, block: Block, reason: InvalidBlock) -> NoReturn:
         self._bad[block.hash] = reason
         while len(self._bad) > _BAD_MEMORY:
             del self._bad[next(iter(self._bad))]
-        raise InvalidBlock(f"block {block.height} {block.hash.hex()[:12]} refused: {reason}")
+        raise InvalidBlock(f"block {block.height} {block.hash.hex()[:12]} refused: {reason.message}", reason.rule)

@@ -1,9 +1,10 @@
 """Events waiting for a block, in the order they can be applied.
 
-``ready`` events have been applied, in admission order, to an overlay of the chain's
-state, so a submission that the state machine would refuse is refused at once, with
-the reason, instead of vanishing at block time. Events with a future nonce wait in
-``queued`` (per author, at most ``max_future_nonces`` ahead) until the gap closes.
+``ready`` events (status PENDING: next in line for a block) have been applied, in
+admission order, to an overlay of the chain's state, so a submission that the state
+machine would refuse is refused at once, with the reason, instead of vanishing at block
+time. Events with a future nonce wait in ``queued`` (per author, at most
+``max_future_nonces`` ahead) until the gap closes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from protocol.errors import Rejected
 from protocol.events import Event
 from protocol.state import BlockContext, StateOverlay, StateView, apply_event, get_account
 
-READY = "pending"
+PENDING = "pending"
 QUEUED = "queued"
 _REJECTED_MEMORY = 10_000
 
@@ -32,7 +33,7 @@ class NonceConflict(Rejected):
 @dataclass(frozen=True)
 class Admission:
     status: str
-    """READY or QUEUED."""
+    """PENDING or QUEUED."""
     known: bool = False
     """The same event was already waiting."""
 
@@ -61,7 +62,7 @@ class Mempool:
 
     def status(self, event_id: bytes) -> str | None:
         if event_id in self._ready:
-            return READY
+            return PENDING
         if event_id in self._queued_ids:
             return QUEUED
         return None
@@ -113,7 +114,7 @@ class Mempool:
         apply_event(self._overlay, event, context)  # raises Rejected with the reason
         self._ready[event.id] = event
         self._promote(event.author, context)
-        return Admission(READY)
+        return Admission(PENDING)
 
     def _queue(self, event: Event, expected: int) -> Admission:
         if event.nonce > expected + self._max_future:

@@ -17,18 +17,11 @@ import logging
 import random
 from typing import Callable
 
-from protocol.blocks import MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS, Block, Header, compute_events_root, sign_header
-from protocol.consensus import (
-    IN_TURN_DIFFICULTY,
-    OUT_OF_TURN_DIFFICULTY,
-    in_turn_authority,
-    next_slot_time,
-    out_of_turn_delay_ms,
-    signing_window,
-)
-from protocol.errors import Rejected
+from protocol.blocks import MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS, Block
+from protocol.consensus import in_turn_authority, is_signing_limited, next_slot_time, out_of_turn_delay_ms
+from protocol.errors import InvalidBlock
 from protocol.keys import SigningKey
-from protocol.state import BlockContext, BlockResult, StateOverlay, apply_event, next_state_root
+from protocol.transition import build_block
 from storage.chain import ChainTip
 
 from .clock import Clock
@@ -84,7 +77,14 @@ class BlockProducer:
                 stood_back_on = head.hash
                 await self._until_new_head(head, period_s)
                 continue
-            block = self.produce(slot)
+            try:
+                block = self.produce(slot)
+            except InvalidBlock as exc:
+                # The plan said we may sign, the rules say no (our clock moved under us, say):
+                # the next head, or the next period, brings a new plan.
+                log.error("did not sign block %d: %s", head.height + 1, exc.message)
+                await self._until_new_head(head, period_s)
+                continue
             self._announce(block)
             level = logging.INFO if block.events else logging.DEBUG
             log.log(level, "produced block %d %s with %d events", block.height, block.hash.hex()[:12], len(block.events))
@@ -96,7 +96,7 @@ class BlockProducer:
         height = head.height + 1
         if did not in authorities:
             return None
-        if did in ledger.recent_proposers()[: signing_window(len(authorities)) - 1]:
+        if is_signing_limited(did, len(authorities), ledger.recent_proposers()):
             return None
         if self._signed_on(head):
             return None
@@ -132,33 +132,21 @@ class BlockProducer:
         return self._ledger.head == head
 
     def produce(self, ts: int) -> Block:
-        head = self._ledger.head
-        height = head.height + 1
-        context = BlockContext(height=height, ts=ts)
-        overlay = StateOverlay(self._ledger.chain)
-        included, touched = [], []
-        for event in self._mempool.take(MAX_BLOCK_EVENTS, MAX_BLOCK_BYTES - _BLOCK_OVERHEAD):
-            try:
-                touched.append(apply_event(overlay, event, context))
-            except Rejected as exc:
-                # Admission checked it on an earlier state; it no longer applies.
-                self._mempool.drop(event, exc.message)
-                continue
-            included.append(event)
-        result = BlockResult(overlay.writes, next_state_root(head.state_root, overlay.writes), tuple(touched))
-        in_turn = in_turn_authority(self._ledger.authorities, height) == self._key.did
-        header = sign_header(
-            self._key,
-            Header(
-                height=height,
-                parent=head.hash,
-                ts=ts,
-                proposer=self._key.did,
-                events_root=compute_events_root(included),
-                state_root=result.state_root,
-                difficulty=IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY,
-            ),
+        """Sign the next block at ``ts`` with what the mempool holds and append it; raise InvalidBlock
+        (and sign nothing) if the rules would refuse it."""
+        ledger = self._ledger
+        built = build_block(
+            ledger.head,
+            ledger.chain,
+            ledger.recent_proposers(),
+            self._mempool.take(MAX_BLOCK_EVENTS, MAX_BLOCK_BYTES - _BLOCK_OVERHEAD),
+            key=self._key,
+            ts=ts,
+            period_ms=ledger.genesis.block_period_ms,
+            now_ms=self._clock(),
         )
-        block = Block(header=header, events=tuple(included))
-        self._ledger.append(block, result)
-        return block
+        for event, reason in built.refused:
+            # Admission checked it on an earlier state; it no longer applies.
+            self._mempool.drop(event, reason)
+        ledger.append(built.block, built.result)
+        return built.block

@@ -1,22 +1,27 @@
 """``audiera-node verify``: re-execute the stored chain from genesis and check every index.
 
-The store is trusted nowhere here: each canonical block is decoded (signatures, events
-root), re-applied to a state rebuilt in memory, and its state root compared; then the
-event index, the history indexes, the head and the whole state key space must agree
-with what re-execution produced. A node killed at any instant must pass this.
+The store is trusted nowhere here: each canonical block is decoded (event signatures,
+events root) and goes through ``protocol.transition.state_transition`` on a state rebuilt
+in memory, as the importer does on import: the header rules (parent, authority, turn and
+difficulty, signing limit, signature, timestamps) and the state root. Re-execution stops
+at the first block that breaks a rule, since every block above it builds on it. Then the
+event index, the history indexes, the head and the whole state key space must agree with
+what re-execution produced. A node killed at any instant must pass this.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from protocol.blocks import decode_block
+from protocol.authorities import get_authorities
+from protocol.blocks import Block, check_signatures, decode_block_unchecked
 from protocol.encoding import decode
-from protocol.errors import ProtocolError
+from protocol.errors import InvalidBlock, ProtocolError
 from protocol.genesis import Genesis
-from protocol.state import BlockContext, apply_block, genesis_writes, next_state_root
+from protocol.state import genesis_writes, next_state_root
+from protocol.transition import state_transition
 from storage import keys
-from storage.chain import ChainStore
+from storage.chain import ChainStore, ChainTip
 from storage.database import Stores
 
 
@@ -40,11 +45,12 @@ class _DictState:
         return self.values.get(key)
 
 
-def verify_stores(stores: Stores, genesis: Genesis, *, max_problems: int = 20) -> VerifyReport:
+def verify_stores(stores: Stores, genesis: Genesis, *, now_ms: int, max_problems: int = 20) -> VerifyReport:
+    """Re-execute and cross-check the stored chain; ``now_ms`` is the clock the future-drift rule reads."""
     report = VerifyReport()
     chain = stores.chain
     try:
-        _verify_chain(chain, stores, genesis, report, max_problems)
+        _verify_chain(chain, stores, genesis, report, max_problems, now_ms)
     except _TooMany:
         report.problems.append("… stopped after too many problems")
     return report
@@ -54,7 +60,17 @@ class _TooMany(Exception):
     pass
 
 
-def _verify_chain(chain: ChainStore, stores: Stores, genesis: Genesis, report: VerifyReport, max_problems: int) -> None:
+def _decode_with_event_signatures(raw: bytes) -> Block:
+    """Decode ``raw`` and check its events' signatures, leaving the header's to ``state_transition``,
+    which names the rule when it fails."""
+    block, owed = decode_block_unchecked(raw)
+    check_signatures(signature for signature in owed if signature.where is not None)
+    return block
+
+
+def _verify_chain(
+    chain: ChainStore, stores: Stores, genesis: Genesis, report: VerifyReport, max_problems: int, now_ms: int
+) -> None:
     def problem(text: str) -> None:
         report.problems.append(text)
         if len(report.problems) >= max_problems:
@@ -64,8 +80,8 @@ def _verify_chain(chain: ChainStore, stores: Stores, genesis: Genesis, report: V
     report.head_height = head.height
     writes = genesis_writes(genesis)
     state = _DictState({key: value for key, value in writes.items() if value is not None})
-    root = next_state_root(genesis.hash, writes)
-    parent = genesis.hash
+    parent = ChainTip(0, genesis.hash, next_state_root(genesis.hash, writes), genesis.timestamp)
+    recent_proposers: list[str] = []
     expected_history: set[bytes] = set()
     for height in range(1, head.height + 1):
         block_hash = chain.hash_at(height)
@@ -74,20 +90,25 @@ def _verify_chain(chain: ChainStore, stores: Stores, genesis: Genesis, report: V
             problem(f"canonical block {height} is missing")
             return
         try:
-            block = decode_block(raw)
+            block = _decode_with_event_signatures(raw)
         except ProtocolError as exc:
             problem(f"block {height} does not decode: {exc.message}")
             return
-        if block.hash != block_hash or block.height != height or block.header.parent != parent:
-            problem(f"block {height} does not link to its parent or its canonical hash")
-        context = BlockContext(height=height, ts=block.header.ts)
+        if block.hash != block_hash or block.height != height:
+            problem(f"block {height} is not the block its canonical hash names")
         try:
-            result = apply_block(state, block.events, context, root)
-        except ProtocolError as exc:
-            problem(f"block {height} does not re-apply: {exc.message}")
+            result = state_transition(
+                parent,
+                state,
+                recent_proposers,
+                block,
+                period_ms=genesis.block_period_ms,
+                now_ms=now_ms,
+                signature_checked=False,
+            )
+        except InvalidBlock as exc:
+            problem(f"block {height} breaks rule {exc.rule}: {exc.message}")
             return
-        if result.state_root != block.header.state_root:
-            problem(f"block {height}: state root after re-execution differs from its header")
         for key, value in result.writes.items():
             if value is None:
                 state.values.pop(key, None)
@@ -104,10 +125,12 @@ def _verify_chain(chain: ChainStore, stores: Stores, genesis: Genesis, report: V
                 expected_history.add(keys.history_prefix(keys.ACCOUNT_HISTORY, did) + position)
         if stores.db.get(keys.UNDO + block.hash) is None:
             problem(f"block {height} has no undo record")
-        root, parent = result.state_root, block.hash
+        parent = ChainTip(height, block.hash, result.state_root, block.header.ts)
+        # The signing limit looks back fewer blocks than there are authorities.
+        recent_proposers = [block.header.proposer, *recent_proposers][: len(get_authorities(state))]
         report.blocks += 1
         report.events += len(block.events)
-    if head.hash != parent or head.state_root != root:
+    if head.hash != parent.hash or head.state_root != parent.state_root:
         problem("the stored head is not the last canonical block")
     if chain.hash_at(head.height + 1) is not None:
         problem(f"a canonical block is indexed above the head ({head.height + 1})")

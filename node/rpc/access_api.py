@@ -21,7 +21,7 @@ from aiohttp import web
 from protocol.errors import ProtocolError
 from protocol.events import Access, decode_event
 
-from node.chain.mempool import READY
+from node.chain.mempool import PENDING
 from .chain_api import read_event_bytes
 from .context import services_of
 from .errors import ApiError, bad_request
@@ -64,7 +64,7 @@ async def post_access(request: web.Request) -> web.StreamResponse:
             raise
         if submitted.admission.known:
             raise ApiError(409, "already_used", f"access {event.id.hex()} was already admitted; sign a new access to download again")
-        if submitted.admission.status != READY:
+        if submitted.admission.status != PENDING:
             raise ApiError(409, "nonce", f"access {event.id.hex()} was not applied at once ({submitted.admission.status})")
         log.info("access %s: serving %s (%d bytes) to %s for %s", event.id.hex()[:12], body.asset, info.size, event.author, body.purpose)
         return await _stream(request, file, info.size, body.asset, event.id.hex())

@@ -11,9 +11,9 @@ import pytest
 
 from node.chain.importer import EXTENDED, KNOWN, REORG, SIDE, UnknownParent
 from node.chain.ledger import HeadChange
-from node.chain.mempool import READY
+from node.chain.mempool import PENDING
 from node.chain.reexecute import verify_stores
-from protocol.errors import InvalidBlock
+from protocol.errors import BlockRule, InvalidBlock
 from protocol.evidence import decode_equivocation
 from tests.storage.chain_helpers import key, register_participant
 
@@ -34,7 +34,7 @@ def assert_head(node: Node, block) -> None:
 
 def assert_reexecutes(node: Node, forge: Forge, head) -> None:
     """The stored chain passes `verify` and its state is the forge's re-execution of the head's branch."""
-    report = verify_stores(node.stores, GENESIS)
+    report = verify_stores(node.stores, GENESIS, now_ms=node.ledger.head.ts)  # no block is newer than the head
     assert report.ok, report.problems
     assert node.state() == forge.state(head)
 
@@ -84,11 +84,13 @@ def test_block_on_an_unknown_parent_asks_for_the_branch(node, forge):
 
 def test_an_invalid_block_on_the_head_is_refused_and_remembered(node, forge):
     bad = forge.block(None, A1, state_root=b"\x01" * 32)
-    with pytest.raises(InvalidBlock, match="state root"):
+    with pytest.raises(InvalidBlock, match="state root") as refused:
         node.importer.import_block(bad)
+    assert refused.value.rule == BlockRule.STATE_ROOT
     assert node.ledger.head.height == 0 and node.changes == []
-    with pytest.raises(InvalidBlock, match="refused before"):
+    with pytest.raises(InvalidBlock, match="refused before") as again:
         node.importer.import_block(bad)
+    assert again.value.rule == BlockRule.STATE_ROOT
 
 
 # --- side branches and reorgs ---------------------------------------------------------------
@@ -127,8 +129,8 @@ def test_reorg_returns_dropped_events_to_the_mempool(node, forge):
     node.import_all(a1, a2, c1, c2, c3)
     alice, bob = a1.events
     (carol,) = a2.events
-    assert node.mempool.status(bob.id) == READY
-    assert node.mempool.status(carol.id) == READY
+    assert node.mempool.status(bob.id) == PENDING
+    assert node.mempool.status(carol.id) == PENDING
     assert node.mempool.status(alice.id) is None  # the new branch carries it
     assert node.mempool.ready_count == 2
 
@@ -142,13 +144,15 @@ def test_a_branch_with_an_invalid_block_is_refused_whole(node, forge):
     c4 = forge.block(c3, A0)
     assert node.import_all(a1, a2, c1, c2) == [EXTENDED, EXTENDED, SIDE, SIDE]
     state, changes = node.state(), list(node.changes)
-    with pytest.raises(InvalidBlock, match="refused at block 2: .*state root"):
+    with pytest.raises(InvalidBlock, match="refused at block 2: .*state root") as refused:
         node.importer.import_block(c3)
+    assert refused.value.rule == BlockRule.STATE_ROOT
     assert_head(node, a2)
     assert node.state() == state and node.changes == changes
     assert_reexecutes(node, forge, a2)
-    with pytest.raises(InvalidBlock, match="parent was refused"):
+    with pytest.raises(InvalidBlock, match="parent was refused") as orphan:
         node.importer.import_block(c4)
+    assert orphan.value.rule == BlockRule.PARENT
     with pytest.raises(InvalidBlock, match="refused before"):
         node.importer.import_block(c3)
     assert node.importer.import_block(c1) == KNOWN  # the valid part of the branch is not blamed
@@ -238,3 +242,13 @@ def test_an_equal_difficulty_tie_is_resolved_alike_in_either_order(start, forge,
     assert_head(one, winner)
     assert_head(two, winner)
     assert one.state() == two.state() == forge.state(winner)
+
+
+def test_a_block_breaking_a_header_rule_is_refused_naming_the_rule(node, forge):
+    b1 = forge.block(None, A1)
+    again = forge.block(b1, A1)  # four authorities: A1 may not sign two blocks in a row
+    node.import_all(b1)
+    with pytest.raises(InvalidBlock, match="may not sign block 2") as refused:
+        node.importer.import_block(again)
+    assert refused.value.rule == BlockRule.SIGNING_LIMIT
+    assert_head(node, b1)

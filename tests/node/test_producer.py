@@ -7,8 +7,10 @@ import random
 import pytest
 
 from node.chain.importer import EXTENDED, SIDE
+from node.chain.mempool import PENDING
 from node.chain.producer import BlockProducer
 from protocol.consensus import out_of_turn_delay_ms
+from protocol.errors import BlockRule, InvalidBlock
 from protocol.state import BlockContext
 from tests.storage.chain_helpers import key, register_participant
 
@@ -86,3 +88,17 @@ def test_produced_block_carries_the_mempool_and_imports_elsewhere(start, clock, 
     assert mine.ledger.head.hash == block.hash and mine.mempool.status(event.id) is None
     assert theirs.importer.import_block(block) == EXTENDED
     assert theirs.state() == mine.state()
+
+
+def test_produce_signs_nothing_the_rules_refuse(node, forge, clock):
+    # plan() stands back within the signing window; produce() itself goes through the same
+    # rules, so a call that ignores the plan still signs nothing.
+    b1 = forge.block(None, A1)
+    node.import_all(b1)
+    event = register_participant(key("alice"), 1, "alice")
+    node.mempool.add(event, BlockContext(2, T0 + 2 * PERIOD_MS))
+    with pytest.raises(InvalidBlock) as refused:
+        producer(node, A1, clock).produce(T0 + 2 * PERIOD_MS)
+    assert refused.value.rule == BlockRule.SIGNING_LIMIT
+    assert node.ledger.head.hash == b1.hash
+    assert node.mempool.status(event.id) == PENDING
