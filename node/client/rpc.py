@@ -22,7 +22,7 @@ import os
 import socket
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_NODE_URL = "http://127.0.0.1:8680"
@@ -268,6 +268,8 @@ class Download:
         self._response = response
         self.length: int | None = response.length
         """The announced Content-Length, None if the node streams without one."""
+        self.headers: Mapping[str, str] = response.headers
+        """The answer's headers (a licensed download names its access event in ``X-Audiera-Access``)."""
         self.received = 0
         """Bytes read so far."""
 

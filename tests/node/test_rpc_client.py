@@ -25,6 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        self.send_header("X-Audiera-Access", "ab" * 32)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -153,7 +154,7 @@ def test_upload_streams_the_file_through_on_read(server: _Server, tmp_path: Path
 def test_download_streams_the_body_and_a_refusal_raises_first(server: _Server) -> None:
     client = NodeClient(_url(server))
     with client.open_download("/v1/access", b"abc") as download:
-        assert download.length == 9
+        assert download.length == 9 and download.headers["X-Audiera-Access"] == "ab" * 32
         assert b"".join(download.pieces(4)) == b"abcabcabc"
         assert download.received == 9
     with pytest.raises(RpcError) as caught:
