@@ -2,70 +2,57 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from node.client import NodeClient, RpcError  # noqa: E402
+from node.client import launcher  # noqa: E402
 from node.p2p.messages import encode_event_batch  # noqa: E402
 from protocol.events import ParticipantRegister, sign_event  # noqa: E402
 from protocol.keys import SigningKey  # noqa: E402
 
 BATCH = 50
 """Events per POST /v1/events/batch in the load."""
+STOP_TIMEOUT_S = 30
 
 
 class BenchNode:
+    """One node process for a benchmark (started by the shared launcher) and its RPC."""
+
     def __init__(self, config: Path, workdir: Path, name: str = "node0") -> None:
         self.config, self.workdir, self.name = config, workdir, name
         self.ready = workdir / f"{name}.ready"
         self.log = workdir / f"{name}.log"
-        self.process: subprocess.Popen | None = None
+        self._launched = launcher.NodeProcess(name, self.ready, self.log, config=config, rpc_port=0, cwd=REPO)
         self.url = ""
 
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self._launched.process
+
     def start(self, timeout: float = 30) -> "BenchNode":
-        self.ready.unlink(missing_ok=True)
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "node.main", "run", "--config", str(self.config), "--rpc-port", "0", "--ready-file", str(self.ready)],
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: see {self.log}")
-            if self.ready.exists() and self.ready.read_text().strip():
-                self.url = self.ready.read_text().strip()
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not start within {timeout}s: see {self.log}")
+        self._launched.start()
+        self.url = self._launched.wait_ready(timeout)
+        return self
 
     def get(self, path: str) -> dict:
-        with urllib.request.urlopen(self.url + path, timeout=30) as response:
-            return json.loads(response.read())
+        return get(self.url, path)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        try:
+            self._launched.stop(STOP_TIMEOUT_S)
+        except launcher.LaunchError as exc:
+            print(f"bench: {exc.message}", file=sys.stderr)
 
 
 def emit(table: list[tuple[str, str]], result: dict) -> None:
@@ -85,15 +72,12 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def post(url: str, path: str, body: bytes, content_type: str, timeout: float = 600) -> dict:
-    request = urllib.request.Request(url + path, data=body, method="POST", headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+def post(url: str, path: str, body: bytes, content_type: str, timeout: float = 600) -> Any:
+    return NodeClient(url, timeout=timeout).request("POST", path, body=body, content_type=content_type)
 
 
-def get(url: str, path: str) -> dict:
-    with urllib.request.urlopen(url + path, timeout=60) as response:
-        return json.loads(response.read())
+def get(url: str, path: str) -> Any:
+    return NodeClient(url, timeout=60).get(path)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -137,14 +121,11 @@ def submit_batch(url: str, batch: list[tuple[str, bytes]], attempts: int = 8) ->
         last = attempt == attempts - 1
         try:
             answer = post(url, "/v1/events/batch", encode_event_batch([raw for _, raw in pending]), "application/msgpack")
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500 or last:
+        except RpcError as exc:
+            # No answer at all, or a 5xx: the node is too busy now. A 4xx would only repeat.
+            if (exc.status is not None and exc.status < 500) or last:
                 raise
-            print(f"load: {url}: HTTP {exc.code}, retrying", file=sys.stderr)
-        except (OSError, http.client.HTTPException) as exc:
-            if last:
-                raise
-            print(f"load: {url}: {exc!r}, retrying", file=sys.stderr)
+            print(f"load: {url}: {exc}, retrying", file=sys.stderr)
         else:
             retry = []
             for (event_id, raw), result in zip(pending, answer["results"]):

@@ -30,6 +30,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._nodes import BenchNode, emit, get, load, print_log_tails, sign_events, wait_for  # noqa: E402
+from node.client import RpcError  # noqa: E402
 from node.files.network_files import scaffold_network  # noqa: E402
 from protocol.encoding import encode  # noqa: E402
 from protocol.events import decode_event  # noqa: E402
@@ -66,7 +67,7 @@ class FinalityWatcher(threading.Thread):
             for index, url in enumerate(self.urls):
                 try:
                     self._poll(index, url)
-                except (OSError, ValueError, KeyError) as exc:  # a node too busy to answer this once: ask again
+                except (RpcError, ValueError, KeyError) as exc:  # a node too busy to answer this once: ask again
                     self.errors += 1
                     print(f"watcher: {url}: {exc!r}", file=sys.stderr)
             self.stop.wait(self.poll_s)
@@ -115,7 +116,7 @@ def quietly(predicate: Callable[[], bool]) -> Callable[[], bool]:
     def attempt() -> bool:
         try:
             return predicate()
-        except (OSError, ValueError, KeyError):
+        except (RpcError, ValueError, KeyError):
             return False
 
     return attempt

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._nodes import BenchNode, data_dir_of, emit  # noqa: E402
+from node.client import NodeClient  # noqa: E402
 from node.files.network_files import scaffold_network  # noqa: E402
 
 PIECE = 1024 * 1024
@@ -72,19 +70,9 @@ def baseline(source: Path, target_dir: Path, *, durable: bool = True) -> float:
 
 
 def upload(url: str, source: Path) -> tuple[float, dict]:
-    parts = urllib.parse.urlsplit(url)
-    size = source.stat().st_size
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600, blocksize=PIECE)
     started = time.perf_counter()
-    with open(source, "rb") as body:
-        connection.request("POST", "/v1/content", body=body, headers={"Content-Type": "audio/wav", "Content-Length": str(size)})
-        response = connection.getresponse()
-        payload = json.loads(response.read())
-    elapsed = time.perf_counter() - started
-    connection.close()
-    if response.status != 201:
-        raise RuntimeError(f"upload failed: HTTP {response.status} {payload}")
-    return elapsed, payload
+    payload = NodeClient(url).upload(source, "audio/wav")
+    return time.perf_counter() - started, payload
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._nodes import BenchNode, emit, get, load, post, print_log_tails, sign_events, wait_for  # noqa: E402
+from node.client import RpcError  # noqa: E402
 from node.files.network_files import scaffold_network  # noqa: E402
 
 class InclusionWatcher:
@@ -58,7 +59,7 @@ class InclusionWatcher:
                     for event_id in block["events"]:
                         seen.setdefault(event_id, now)
                     next_height += 1
-            except OSError as exc:  # a node too busy to answer this once: ask again
+            except RpcError as exc:  # a node too busy to answer this once: ask again
                 print(f"watcher: {url}: {exc!r}", file=sys.stderr)
             time.sleep(0.02)
 

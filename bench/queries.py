@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
 import json
 import random
 import statistics
@@ -37,6 +36,7 @@ import nacl.signing
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._nodes import BenchNode, data_dir_of, emit  # noqa: E402
+from node.client import NodeClient  # noqa: E402
 from node.files.node_keys import read_key_file  # noqa: E402
 from node.p2p.identity import load_or_create_node_key, peer_id_of  # noqa: E402
 from node.files.network_files import scaffold_network  # noqa: E402
@@ -303,18 +303,13 @@ class Http:
     """One kept-alive connection, so that a measurement is the node's time, not TCP setup's."""
 
     def __init__(self, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self.client = NodeClient(url, timeout=60, keep_alive=True)
 
     def get(self, path: str) -> tuple[float, dict]:
+        """Milliseconds the answer took, and the answer."""
         started = time.perf_counter()
-        self.connection.request("GET", path)
-        response = self.connection.getresponse()
-        body = response.read()
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status != 200:
-            raise RuntimeError(f"GET {path}: HTTP {response.status} {body[:300]!r}")
-        return elapsed, json.loads(body)
+        document = self.client.get(path)
+        return (time.perf_counter() - started) * 1000, document
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -2,7 +2,9 @@
 
 Every rule that can fail raises a subclass of :class:`ProtocolError` whose message
 says what was wrong in words a user can act on. ``code`` is a short stable token
-that the RPC passes on to clients (``{"error": {"code", "message"}}``).
+that the RPC passes on to clients (``{"error": {"code", "message"}}``), with the HTTP
+``status`` the class declares: malformed or invalid input is the client's fault (400);
+a well-formed event that the state refuses conflicts with it (409).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ class ProtocolError(Exception):
     """Base of every error raised by the pure protocol layer."""
 
     code: str = "invalid"
+    status: int = 400
+    """The HTTP status the RPC answers this error with."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -97,3 +101,4 @@ class Rejected(ProtocolError):
     """A well-formed event that the state machine refuses in the current state."""
 
     code = "rejected"
+    status = 409

@@ -45,6 +45,7 @@ class UnknownParent(ProtocolError):
     """The block's parent is not stored here: fetch the branch first (not the sender's fault)."""
 
     code = "unknown_parent"
+    status = 409
 
 
 class BlockImporter:

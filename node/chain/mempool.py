@@ -24,6 +24,7 @@ _REJECTED_MEMORY = 10_000
 
 class MempoolFull(Rejected):
     code = "mempool_full"
+    status = 503  # temporary: the same event may be sent again later
 
 
 class NonceConflict(Rejected):

@@ -8,7 +8,8 @@ from typing import Any
 from protocol.errors import InvalidEvent
 from protocol.events import ROLES, ParticipantRegister
 
-from .client import segment
+from node.client import segment
+
 from .context import Context
 from .errors import UsageError
 from .events_view import activity_table, event_outcome

@@ -20,8 +20,9 @@ from protocol.events import (
 )
 from protocol.keys import is_did
 
+from node.client import segment
+
 from .asset_views import render_asset, render_terms
-from .client import segment
 from .context import Context
 from .errors import CliError, UsageError
 from .events_view import event_outcome

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from protocol.keys import SigningKey
 
+from node.client import DEFAULT_NODE_URL, NodeClient
+
 from . import keystore
 from .keystore import KeystoreError
-from .client import NodeClient
-from .errors import CliError
+from .errors import CliError, UsageError
 from .output import Output
 from .password import read_password
 
@@ -25,7 +26,10 @@ class Context:
 
     @cached_property
     def client(self) -> NodeClient:
-        return NodeClient(self.args.node)
+        try:
+            return NodeClient(self.args.node)
+        except ValueError:
+            raise UsageError(f"--node must be a URL like {DEFAULT_NODE_URL}, not {self.args.node!r}") from None
 
     @property
     def keystore(self) -> Path:

@@ -10,22 +10,19 @@ the asset's before it takes the target's name. Then the access is followed until
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from protocol.events import Access, sign_event
 from protocol.terms import PURPOSES
 from protocol.unixfs import root_cid_of_file
 
+from node.client import NodeClient, segment
+
 from .assets import asset_cid
 from .chain import event_id
-from .client import NodeClient, NodeError, segment
 from .context import Context
 from .errors import CliError, UsageError
 from .events_view import event_outcome
@@ -34,7 +31,6 @@ from .progress import Progress
 from .submit import add_wait_options, next_nonce, wait_until_final
 
 PIECE = 1024 * 1024
-DOWNLOAD_TIMEOUT = 600.0
 
 
 def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
@@ -100,40 +96,15 @@ def render_fetch(d: dict[str, Any]) -> str:
 
 def download(client: NodeClient, raw: bytes, path: Path, size: int, stderr, label: str) -> int:
     """POST the access event and stream the answer's body into ``path``; returns the bytes written."""
-    parts = urlsplit(client.url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = cls(parts.hostname, parts.port, timeout=DOWNLOAD_TIMEOUT)
     progress = Progress(size, stderr, label, enabled=stderr.isatty())
-    received = 0
     try:
-        try:
-            connection.request(
-                "POST", parts.path.rstrip("/") + "/v1/access", body=raw,
-                headers={"Content-Type": "application/msgpack", "Content-Length": str(len(raw))},
-            )
-            response = connection.getresponse()
-        except OSError as exc:
-            raise CliError(f"cannot reach the node at {client.url}: {getattr(exc, 'strerror', None) or exc}; is audiera-node running?") from None
-        if response.status != 200:
-            raise _refusal(response.status, response.read())
-        with open(path, "wb") as file:
-            while piece := response.read(PIECE):
+        with client.open_download("/v1/access", raw) as answer, open(path, "wb") as file:
+            for piece in answer.pieces(PIECE):
                 file.write(piece)
-                received += len(piece)
                 progress.advance(len(piece))
-    except (socket.timeout, http.client.HTTPException, ConnectionError) as exc:
-        raise CliError(f"the download from {client.url} broke off after {received} bytes: {exc}") from None
+            received = answer.received
     finally:
         progress.finish()
-        connection.close()
     if received != size:
         raise CliError(f"the node sent {received} of {size} bytes; nothing was saved")
     return received
-
-
-def _refusal(status: int, data: bytes) -> CliError:
-    try:
-        error = json.loads(data)["error"]
-        return NodeError(status, str(error["code"]), str(error["message"]))
-    except (ValueError, KeyError, TypeError):
-        return CliError(f"the node refused the download with HTTP {status}")

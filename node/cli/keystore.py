@@ -25,7 +25,6 @@ import nacl.secret
 
 from protocol.errors import InvalidKey
 from protocol.keys import SigningKey
-from storage.fsutil import fsync_directory
 
 from node.config import default_home
 
@@ -183,5 +182,15 @@ def _write_new_file(path: Path, data: bytes) -> None:
             os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-    fsync_directory(path.parent)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The CLI is a client and keeps out of the node's storage package; a new key must
+    # survive a power loss all the same, so its directory entry is synced here.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 

@@ -13,9 +13,10 @@ from protocol.keys import is_did
 from protocol.merkle import merkle_root
 from protocol.terms import TRAINING_PURPOSES
 
+from node.client import NodeClient, segment
+
 from .assets import asset_cid
 from .chain import event_id
-from .client import NodeClient, segment
 from .context import Context
 from .errors import CliError, UsageError
 from .events_view import event_outcome, short_did

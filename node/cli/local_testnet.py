@@ -10,21 +10,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from node.client import NodeClient, RpcError
+from node.client.launcher import LaunchError, NodeProcess, stop_pid
 from node.config import default_home
 from node.files.network_files import free_ports, scaffold_network
 
 STATE_FILE = "testnet.json"
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 20
+STATUS_TIMEOUT_S = 5
 
 
 class TestnetError(Exception):
@@ -61,19 +59,21 @@ def up(directory: Path, *, nodes: int, authorities: int | None, block_period_ms:
         raise TestnetError(f"{directory} holds a testnet of {len(members)} nodes; pass --reset to make one of {nodes}")
     if any(_alive(member) for member in members):
         raise TestnetError(f"a testnet is already running in {directory}; see `audiera testnet status`")
-    started: list[TestnetNode] = []
+    started: list[tuple[TestnetNode, NodeProcess]] = []
     try:
         for member in members:
-            member.pid = _spawn(directory, member)
-            started.append(member)
+            process = _launcher(member)
+            process.start()
+            member.pid = process.pid
+            started.append((member, process))
             _save(directory, members)
-        for member in started:
-            _wait_ready(member)
-    except TestnetError:
-        for member in started:
+        for member, process in started:
+            process.wait_ready(START_TIMEOUT_S)
+    except LaunchError as exc:
+        for member, _ in started:
             _terminate(member)
         _save(directory, members)
-        raise
+        raise TestnetError(exc.message) from None
     return members
 
 
@@ -108,8 +108,7 @@ def status(directory: Path) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"node": member.index, "rpc": member.rpc, "authority": member.authority, "running": _alive(member)}
         if entry["running"]:
             try:
-                with urllib.request.urlopen(member.rpc + "/v1/status", timeout=5) as response:
-                    node = json.loads(response.read())
+                node = NodeClient(member.rpc, timeout=STATUS_TIMEOUT_S).get("/v1/status")
                 entry.update(
                     head_height=node["head_height"],
                     head_hash=node["head_hash"],
@@ -117,7 +116,7 @@ def status(directory: Path) -> list[dict[str, Any]]:
                     peers=len(node["peers"]),
                     syncing=node["syncing"],
                 )
-            except OSError as exc:
+            except RpcError as exc:
                 entry["error"] = f"RPC not answering: {exc}"
         report.append(entry)
     return report
@@ -140,30 +139,11 @@ def running(directory: Path) -> bool:
     return (directory / STATE_FILE).exists() and any(_alive(member) for member in _load(directory))
 
 
-def _spawn(directory: Path, member: TestnetNode) -> int:
-    ready = Path(member.config).parent / "ready"
-    ready.unlink(missing_ok=True)
-    with open(member.log, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "node.main", "run", "--config", member.config, "--ready-file", str(ready)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # the nodes outlive this command and ignore its Ctrl-C
-        )
-    return process.pid
-
-
-def _wait_ready(member: TestnetNode) -> None:
-    ready = Path(member.config).parent / "ready"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not _alive(member):
-            raise TestnetError(f"node {member.index} exited at start; its log {member.log} ends:\n{_tail(member.log)}")
-        if ready.exists() and ready.read_text().strip():
-            return
-        time.sleep(0.1)
-    raise TestnetError(f"node {member.index} did not start within {START_TIMEOUT_S}s; see {member.log}")
+def _launcher(member: TestnetNode) -> NodeProcess:
+    # Detached: the nodes outlive this command and ignore its Ctrl-C.
+    return NodeProcess(
+        f"node {member.index}", Path(member.config).parent / "ready", Path(member.log), config=Path(member.config), detached=True
+    )
 
 
 def _alive(member: TestnetNode) -> bool:
@@ -178,31 +158,8 @@ def _alive(member: TestnetNode) -> bool:
 
 
 def _terminate(member: TestnetNode) -> None:
-    if not _alive(member):
-        return
-    assert member.pid is not None
-    os.kill(member.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline and _alive(member):
-        time.sleep(0.1)
-        _reap(member.pid)
-    if _alive(member):
-        os.kill(member.pid, signal.SIGKILL)
-        _reap(member.pid)
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # not our child (started by an earlier `up`): init reaps it
-
-
-def _tail(path: str, lines: int = 15) -> str:
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+    if member.pid is not None:
+        stop_pid(member.pid, STOP_TIMEOUT_S, still_ours=lambda: _alive(member))
 
 
 def _require(directory: Path) -> list[TestnetNode]:

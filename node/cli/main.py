@@ -9,9 +9,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
+from node.client import DEFAULT_NODE_URL, RpcError
+
 from . import accounts, assets, chain, keys
 from . import fetch, lineage, market, royalties, search, testnet
-from .client import DEFAULT_NODE_URL
 from .context import Context
 from .errors import CliError, UsageError
 from .output import Output
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"audiera: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except RpcError as exc:  # the node refused, or could not be asked
+        print(f"audiera: {exc}", file=sys.stderr)
+        return 1
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:

@@ -11,9 +11,10 @@ from protocol.events import LicenseGrant, LicensePurchase, LicenseRevoke
 from protocol.keys import is_did
 from protocol.terms import PURPOSES
 
+from node.client import NodeClient, segment
+
 from .assets import asset_cid
 from .chain import event_id
-from .client import NodeClient, segment
 from .context import Context
 from .list_files import read_list_file
 from .errors import CliError, UsageError

@@ -13,7 +13,8 @@ from protocol.blocks import Header, parse_header
 from protocol.errors import ProtocolError
 from protocol.merkle import MerkleProof, verify_merkle_proof
 
-from .client import NodeClient
+from node.client import NodeClient
+
 from .errors import CliError
 
 

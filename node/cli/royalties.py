@@ -6,8 +6,9 @@ import argparse
 import re
 from typing import Any
 
+from node.client import segment
+
 from .assets import asset_cid
-from .client import segment
 from .context import Context
 from .market import account_did
 from .output import fields, table

@@ -9,7 +9,8 @@ from typing import Any
 from protocol.events import Body, sign_event
 from protocol.keys import SigningKey
 
-from .client import NodeClient, segment
+from node.client import NodeClient, segment
+
 from .errors import CliError
 from .output import Output
 

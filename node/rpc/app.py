@@ -5,43 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..services import Services
-from . import access_api, consensus_api, catalog_api, chain_api, content_api, license_api, lineage_api, registry_api, royalty_api
 from .context import SERVICES
 from .errors import error_middleware
 from .openapi import openapi_document
-
-ROUTES = [
-    ("GET", "/v1/status", chain_api.get_status, "Node status: network, head, finality, peers"),
-    ("GET", "/v1/genesis", chain_api.get_genesis, "The genesis this node runs"),
-    ("GET", "/v1/peers", chain_api.get_peers, "Connected peers: their head, finality and score"),
-    ("GET", "/v1/sync", chain_api.get_sync, "Sync state: head, the best known peer head"),
-    ("POST", "/v1/admin/peering", chain_api.set_peering, "Cut the node off from its peers or reconnect (loopback only)"),
-    ("POST", "/v1/admin/perf", chain_api.measure_peer_stream, "Throughput of one bare stream from a peer (loopback only)"),
-    ("POST", "/v1/events", chain_api.submit_event, "Submit a signed event (application/msgpack)"),
-    ("POST", "/v1/events/batch", chain_api.submit_event_batch, "Submit many signed events (a MessagePack array)"),
-    ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
-    ("GET", "/v1/blocks/{ref}", chain_api.get_block, "A block by height, hash, 'head' or 'finalized'"),
-    ("GET", "/v1/headers", chain_api.list_headers, "Canonical headers from a height"),
-    ("POST", "/v1/blocks", consensus_api.submit_block, "Submit a signed block (application/msgpack): imported as from a peer"),
-    ("GET", "/v1/evidence", consensus_api.list_evidence, "Equivocation evidence: two headers one authority signed at one height"),
-    ("GET", "/v1/authorities", consensus_api.get_authorities, "The authority set for the next block and the standing votes"),
-    ("GET", "/v1/assets/{cid}", registry_api.get_asset_with_history, "An asset with its provenance history"),
-    ("GET", "/v1/accounts/{did}", registry_api.get_account_with_activity, "An account with its activity"),
-    ("POST", "/v1/content", content_api.upload_content, "Upload content (streamed); returns its CID and media facts"),
-    ("GET", "/v1/content/{cid}/info", content_api.get_content_info, "Size and media facts of stored content"),
-    ("POST", "/v1/content/{cid}/fetch", content_api.fetch_content, "Fetch content from peers and keep it here"),
-    # The data market (issue 5): search, licenses, licensed download, lineage, royalties.
-    ("GET", "/v1/catalog", catalog_api.search, "Catalog search: text and filters, sorted, paginated from indexes"),
-    ("POST", "/v1/preflight", license_api.preflight, "Per asset: may an account use it for a purpose, price, attribution"),
-    ("GET", "/v1/licenses/{id}", license_api.get_license_by_id, "A license and whether it is in force"),
-    ("GET", "/v1/accounts/{did}/licenses", license_api.list_account_licenses, "Licenses an account holds"),
-    ("GET", "/v1/assets/{cid}/licenses", license_api.list_asset_licenses, "Licenses issued on an asset"),
-    ("POST", "/v1/access", access_api.post_access, "Licensed download: a signed access event in, the content out (or 403)"),
-    ("GET", "/v1/lineage/{ref}", lineage_api.get_lineage, "Lineage of a model, app, asset or creator"),
-    ("GET", "/v1/models/{id}/proof", lineage_api.get_manifest_proof, "Proof that an asset is or is not in a model's manifest"),
-    ("GET", "/v1/royalties/{did}", royalty_api.get_royalties, "A rights holder's royalty statement for a period"),
-    ("GET", "/v1/assets/{cid}/usage", royalty_api.get_asset_usage, "An asset's usage per day"),
-]
+from .routes import ROUTES
 
 
 async def _openapi(request: web.Request) -> web.Response:

@@ -13,8 +13,7 @@ from . import params
 from .context import services_of
 from .errors import ApiError, bad_request, not_found
 from .chain_views import block_view, event_view, header_view, proof_view
-
-MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
+from .request_checks import MSGPACK_TYPES, check_body, require_loopback
 VERSION = "0.1.0"
 
 
@@ -49,10 +48,10 @@ async def get_status(request: web.Request) -> web.Response:
 
 async def read_event_bytes(request: web.Request, what: str = "the signed event") -> bytes:
     """The body of a request that carries one signed event, with its type and size checked."""
-    if request.content_type not in MSGPACK_TYPES:
-        raise ApiError(415, "unsupported_media_type", f"send {what}'s canonical bytes as application/msgpack")
-    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
-        raise ApiError(413, "too_large", f"an event may have at most {MAX_EVENT_BYTES} bytes")
+    check_body(
+        request, types=MSGPACK_TYPES, hint=f"send {what}'s canonical bytes as application/msgpack",
+        max_bytes=MAX_EVENT_BYTES, limit_message=f"an event may have at most {MAX_EVENT_BYTES} bytes",
+    )
     return await request.read()
 
 
@@ -72,8 +71,7 @@ MAX_BATCH_EVENTS = 1000
 async def submit_event_batch(request: web.Request) -> web.Response:
     """Many signed events in one request (a MessagePack array of their bytes); a result for each."""
     services = services_of(request)
-    if request.content_type not in MSGPACK_TYPES:
-        raise ApiError(415, "unsupported_media_type", "send a MessagePack array of signed events as application/msgpack")
+    check_body(request, types=MSGPACK_TYPES, hint="send a MessagePack array of signed events as application/msgpack")
     try:
         raws = decode_event_batch(await request.read())
     except ProtocolError as exc:
@@ -206,8 +204,7 @@ async def get_sync(request: web.Request) -> web.Response:
 
 async def set_peering(request: web.Request) -> web.Response:
     """Operator switch: cut the node off from its peers (or all but some), or reconnect. Loopback clients only."""
-    if request.remote not in ("127.0.0.1", "::1"):
-        raise ApiError(403, "forbidden", "admin endpoints answer loopback clients only")
+    require_loopback(request)
     hint = 'send {"enabled": true|false} as JSON, optionally with "only": [peer ids] to keep just those peers'
     try:
         body = await request.json()
@@ -226,8 +223,7 @@ async def set_peering(request: web.Request) -> web.Response:
 
 async def measure_peer_stream(request: web.Request) -> web.Response:
     """Throughput of one bare libp2p stream from a peer: the transport's ceiling. Loopback clients only."""
-    if request.remote not in ("127.0.0.1", "::1"):
-        raise ApiError(403, "forbidden", "admin endpoints answer loopback clients only")
+    require_loopback(request)
     try:
         body = await request.json()
         peer, size = body["peer"], body["bytes"]

@@ -9,19 +9,18 @@ from protocol.blocks import MAX_BLOCK_BYTES, decode_block
 from protocol.evidence import decode_equivocation
 
 from . import params
-from .chain_api import MSGPACK_TYPES
 from .context import services_of
-from .errors import ApiError
 from .chain_views import header_view
+from .request_checks import MSGPACK_TYPES, check_body
 
 
 async def submit_block(request: web.Request) -> web.Response:
     """A signed block, as a peer would send it: imported with every check, then gossiped on."""
     services = services_of(request)
-    if request.content_type not in MSGPACK_TYPES:
-        raise ApiError(415, "unsupported_media_type", "send the block's canonical bytes as application/msgpack")
-    if request.content_length is not None and request.content_length > MAX_BLOCK_BYTES:
-        raise ApiError(413, "too_large", f"a block may have at most {MAX_BLOCK_BYTES} bytes")
+    check_body(
+        request, types=MSGPACK_TYPES, hint="send the block's canonical bytes as application/msgpack",
+        max_bytes=MAX_BLOCK_BYTES, limit_message=f"a block may have at most {MAX_BLOCK_BYTES} bytes",
+    )
     block = decode_block(await request.read())
     outcome = services.importer.import_block(block)
     services.network.announce_block(block)

@@ -14,28 +14,22 @@ from ..p2p.content_exchange import FetchError
 from . import params
 from .context import services_of
 from .errors import ApiError, not_found
+from .request_checks import check_body
 
 log = logging.getLogger("audiera.rpc.content")
 
-ACCEPTED_TYPES = ("application/octet-stream",)
+ACCEPTED_TYPES = ("audio/*", "application/octet-stream")
 _BATCH_BYTES = 4 * 1024 * 1024
 """Bytes handed to the hashing/writing thread at a time: large enough that the hand-off costs nothing."""
-
-
-def _check_content_type(request: web.Request) -> None:
-    content_type = request.content_type
-    if not (content_type.startswith("audio/") or content_type in ACCEPTED_TYPES):
-        raise ApiError(
-            415, "unsupported_media_type", f"upload audio as audio/* or application/octet-stream, not {content_type}"
-        )
 
 
 async def upload_content(request: web.Request) -> web.Response:
     services = services_of(request)
     limit = services.config.rpc.max_upload_bytes
-    _check_content_type(request)
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "too_large", f"upload of {request.content_length} bytes exceeds this node's limit of {limit}")
+    check_body(
+        request, types=ACCEPTED_TYPES, hint=f"upload audio as audio/* or application/octet-stream, not {request.content_type}",
+        max_bytes=limit, limit_message=f"upload of {request.content_length} bytes exceeds this node's limit of {limit}",
+    )
     ingest = services.content.start_ingest(limit)
     loop = asyncio.get_running_loop()
     writing: asyncio.Future | None = None

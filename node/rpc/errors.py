@@ -1,4 +1,8 @@
-"""RPC errors: every failure leaves as ``{"error": {"code", "message"}}`` with the right status."""
+"""RPC errors: every failure leaves as ``{"error": {"code", "message"}}`` with the right status.
+
+Each error type declares its own status and code (``ProtocolError`` and its subclasses,
+``StorageError``, ``ApiError``); this module only turns them into responses.
+"""
 
 from __future__ import annotations
 
@@ -12,28 +16,10 @@ from storage.errors import StorageError
 
 log = logging.getLogger("audiera.rpc")
 
-# Status per protocol error code: malformed input is the client's fault (400); a
-# well-formed event that the state refuses conflicts with it (409); a full mempool
-# is temporary (503).
-_STATUS_BY_CODE = {
-    "malformed": 400,
-    "invalid_cid": 400,
-    "invalid_key": 400,
-    "bad_signature": 400,
-    "invalid_event": 400,
-    "invalid_block": 400,
-    "invalid_proof": 400,
-    "invalid_evidence": 400,
-    "unknown_parent": 409,
-    "rejected": 409,
-    "nonce": 409,
-    "already_included": 409,
-    "content_missing": 409,
-    "mempool_full": 503,
-}
-
 
 class ApiError(Exception):
+    """A refusal raised by an RPC handler itself, with its status and code."""
+
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
@@ -61,7 +47,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message)
     except ProtocolError as exc:
-        return error_response(_STATUS_BY_CODE.get(exc.code, 400), exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -73,4 +59,4 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc.status, code, message)
     except StorageError as exc:
         log.exception("storage error serving %s", request.path)
-        return error_response(500, "storage", exc.message)
+        return error_response(exc.status, exc.code, exc.message)

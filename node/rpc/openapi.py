@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .routes import ROUTES
+
 _PARAM_DOCS = {
     "id": "Event id: 64 hex characters (sha2-256 of the signed event's canonical encoding)",
     "ref": "A block height, a 64-hex block hash, 'head' or 'finalized'",
@@ -37,7 +39,7 @@ _QUERY_PARAMS = {
     },
     "from": {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     "events": {"name": "events", "in": "query", "description": "Include full events", "schema": {"type": "boolean"}},
-    # The data market's parameters (issue 5).
+    # The data market's parameters.
     "q": {"name": "q", "in": "query", "description": "Words that title, tags, genre or description must all contain", "schema": {"type": "string"}},
     "type": {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["track", "stem", "sample", "sound_effect", "dataset"]}},
     "genre": {"name": "genre", "in": "query", "schema": {"type": "string"}},
@@ -97,8 +99,6 @@ ERROR_SCHEMA = {
 
 
 def openapi_document() -> dict[str, Any]:
-    from .app import ROUTES  # the route table is the single source of what exists
-
     paths: dict[str, dict[str, Any]] = {}
     for method, path, handler, summary in ROUTES:
         parameters = [

@@ -8,25 +8,19 @@ holds, with a deadline and a message that says what did not happen.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
+from node.client import NodeClient, RpcError
+from node.client import launcher
+from node.client.launcher import LaunchError
+
 TIMEOUT_FACTOR = float(os.environ.get("AUDIERA_TEST_TIMEOUT_FACTOR", "1"))
 REPO = Path(__file__).resolve().parents[2]
-
-
-class RpcError(Exception):
-    def __init__(self, status: int, body: Any) -> None:
-        super().__init__(f"HTTP {status}: {body}")
-        self.status, self.body = status, body
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 30, what: str = "condition", poll: float = 0.05) -> Any:
@@ -46,6 +40,8 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 30, what: str =
 
 
 class NodeProcess:
+    """One node process (started by the shared launcher) and an RPC client for it."""
+
     def __init__(self, name: str, workdir: Path, *, config: Path | None = None, data_dir: Path | None = None) -> None:
         self.name = name
         self.workdir = workdir
@@ -53,99 +49,73 @@ class NodeProcess:
         self.data_dir = data_dir
         self.log_path = workdir / f"{name}.log"
         self.ready_file = workdir / f"{name}.ready"
-        self.process: subprocess.Popen | None = None
+        self._launched = launcher.NodeProcess(
+            name, self.ready_file, self.log_path, config=config, data_dir=data_dir, rpc_port=0, cwd=REPO
+        )
         self.url = ""
 
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self._launched.process
+
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "node.main", "run", "--rpc-port", "0", "--ready-file", str(self.ready_file)]
-        if self.config is not None:
-            command += ["--config", str(self.config)]
-        if self.data_dir is not None:
-            command += ["--data-dir", str(self.data_dir)]
-        return command
+        return self._launched.command
 
     def start(self, *, timeout: float = 30) -> "NodeProcess":
-        assert self.process is None or self.process.poll() is not None, f"{self.name} is already running"
-        self.ready_file.unlink(missing_ok=True)
-        log = open(self.log_path, "ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
-        self.process = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-        log.close()
-
-        def serving() -> bool:
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-            if not self.ready_file.exists() or not self.ready_file.read_text().strip():
-                return False
-            self.url = self.ready_file.read_text().strip()
-            return self.status() is not None
-
+        assert not self.running, f"{self.name} is already running"
+        self._launched.start()
         try:
-            wait_until(serving, timeout=timeout, what=f"{self.name} to serve RPC")
-        except AssertionError:
+            self.url = self._launched.wait_ready(timeout * TIMEOUT_FACTOR, serving=self._answers)
+        except LaunchError as exc:
             self.kill()
-            raise
+            raise AssertionError(exc.message) from None
         return self
+
+    def _answers(self, url: str) -> bool:
+        self.url = url
+        return self.status() is not None
 
     @property
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self._launched.running
 
     def stop(self, *, timeout: float = 20) -> int:
         """SIGTERM, and the exit code once it stopped (SIGKILL if it does not within ``timeout``)."""
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout * TIMEOUT_FACTOR)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                raise AssertionError(f"{self.name} did not stop on SIGTERM:\n{self.log_tail()}")
-        return self.process.returncode
+        try:
+            return self._launched.stop(timeout * TIMEOUT_FACTOR)
+        except LaunchError as exc:
+            raise AssertionError(exc.message) from None
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        self._launched.kill()
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+        return launcher.log_tail(self.log_path, lines)
 
     # --- RPC --------------------------------------------------------------------------
+
+    @property
+    def rpc(self) -> NodeClient:
+        """A client for this node's RPC (its URL is known once it started)."""
+        return NodeClient(self.url)
 
     def request(
         self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None, timeout: float = 30
     ) -> Any:
-        request = urllib.request.Request(self.url + path, data=body, method=method)
-        if content_type:
-            request.add_header("Content-Type", content_type)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            payload = exc.read()
-            try:
-                parsed = json.loads(payload)
-            except ValueError:
-                parsed = payload.decode(errors="replace")
-            raise RpcError(exc.code, parsed) from None
+        """Any request; a refusal raises RpcError with the node's status, code and message."""
+        return self.rpc.request(method, path, body=body, content_type=content_type, timeout=timeout)
 
     def get(self, path: str) -> Any:
-        return self.request("GET", path)
+        return self.rpc.get(path)
 
     def status(self) -> dict[str, Any] | None:
         try:
             return self.get("/v1/status")
-        except (OSError, RpcError):
+        except RpcError:
             return None
 
     def submit(self, raw_event: bytes) -> dict[str, Any]:
-        return self.request("POST", "/v1/events", body=raw_event, content_type="application/msgpack")
+        return self.rpc.post_event(raw_event)
 
     def head_hash(self) -> str:
         return self.get("/v1/status")["head_hash"]
@@ -155,7 +125,7 @@ class NodeProcess:
         body: dict[str, Any] = {"enabled": enabled}
         if only is not None:
             body["only"] = [peer.get("/v1/status")["node_id"] for peer in only]
-        self.request("POST", "/v1/admin/peering", body=json.dumps(body).encode(), content_type="application/json")
+        self.rpc.post_json("/v1/admin/peering", body)
 
     def wait_for_height(self, height: int, *, timeout: float = 30) -> None:
         wait_until(lambda: self.get("/v1/status")["head_height"] >= height, timeout=timeout, what=f"{self.name} at height {height}")
@@ -195,7 +165,7 @@ def sync_heads(nodes: list[NodeProcess], *, min_height: int = 0, timeout: float 
 def event_status(node: NodeProcess, event_id: str) -> str:
     try:
         return node.get(f"/v1/events/{event_id}")["status"]
-    except (OSError, RpcError):
+    except RpcError:
         return "unknown"
 
 

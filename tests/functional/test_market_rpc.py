@@ -34,8 +34,8 @@ def error_of(body: bytes) -> dict:
 def expect(status: int, call, *args, **kwargs) -> dict:
     with pytest.raises(RpcError) as caught:
         call(*args, **kwargs)
-    assert caught.value.status == status, caught.value.body
-    return caught.value.body["error"]
+    assert caught.value.status == status, caught.value
+    return {"code": caught.value.code, "message": caught.value.message}
 
 
 def test_licensed_download_and_its_refusals(start_local_node):

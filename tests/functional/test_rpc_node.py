@@ -19,8 +19,8 @@ pytestmark = pytest.mark.slow
 def expect_error(status: int, call, *args, **kwargs) -> dict:
     with pytest.raises(RpcError) as caught:
         call(*args, **kwargs)
-    assert caught.value.status == status, caught.value.body
-    error = caught.value.body["error"]
+    assert caught.value.status == status, caught.value
+    error = {"code": caught.value.code, "message": caught.value.message}
     assert error["code"] and error["message"]
     return error
 
