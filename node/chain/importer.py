@@ -25,6 +25,8 @@ from protocol.errors import InvalidBlock, ProtocolError, Rejected
 from protocol.state import BlockContext, StateOverlay, StateView, apply_block
 from storage.chain import AppliedBlock, ChainTip
 
+from node.bounded_cache import BoundedCache
+
 from .clock import Clock
 from .ledger import Ledger
 
@@ -49,7 +51,7 @@ class BlockImporter:
     def __init__(self, ledger: Ledger, clock: Clock) -> None:
         self._ledger = ledger
         self._clock = clock
-        self._bad: dict[bytes, str] = {}
+        self._bad: BoundedCache[bytes, str] = BoundedCache(_BAD_MEMORY)
         self._evidence_listeners: list[EvidenceListener] = []
 
     def on_evidence(self, listener: EvidenceListener) -> None:
@@ -61,9 +63,9 @@ class BlockImporter:
         ledger, chain = self._ledger, self._ledger.chain
         header = block.header
         if block.hash in self._bad:
-            raise InvalidBlock(f"block {header.height} {block.hash.hex()[:12]} was refused before: {self._bad[block.hash]}")
+            raise InvalidBlock(f"block {header.height} {block.hash.hex()[:12]} was refused before: {self._bad.get(block.hash)}")
         if header.parent in self._bad:
-            self._refuse(block, f"its parent was refused: {self._bad[header.parent]}")
+            self._refuse(block, f"its parent was refused: {self._bad.get(header.parent)}")
         if chain.block_meta(block.hash) is not None:
             return KNOWN
         parent = chain.block_meta(header.parent)
@@ -157,7 +159,7 @@ class BlockImporter:
                     raise InvalidBlock(f"block {block.height}: the state root after applying its events differs from its header")
             except (InvalidBlock, Rejected) as exc:
                 for later in branch[branch.index(block):]:
-                    self._bad[later.hash] = exc.message
+                    self._bad.put(later.hash, exc.message)
                 raise InvalidBlock(f"branch to block {target.height} refused at block {block.height}: {exc.message}") from None
             meta = chain.block_meta(block.hash)
             undo = {key: state.get(key) for key in result.writes}
@@ -195,7 +197,5 @@ class BlockImporter:
         return True
 
     def _refuse(self, block: Block, reason: str) -> NoReturn:
-        self._bad[block.hash] = reason
-        while len(self._bad) > _BAD_MEMORY:
-            del self._bad[next(iter(self._bad))]
+        self._bad.put(block.hash, reason)
         raise InvalidBlock(f"block {block.height} {block.hash.hex()[:12]} refused: {reason}")

@@ -86,7 +86,7 @@ async def fetch_content(request: web.Request) -> web.Response:
     services = services_of(request)
     cid = params.cid_param(request.match_info["cid"])
     try:
-        info = await services.network.content.fetch(cid)
+        info = await services.network.fetch_content(cid)
     except FetchError as exc:
         raise ApiError(502, "fetch_failed", exc.message) from None
     return web.json_response(info.to_wire())
