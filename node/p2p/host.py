@@ -116,11 +116,12 @@ class Message:
 
 
 def is_peer_id(text: str) -> bool:
+    """Whether ``text`` is a base58 peer id: a multihash, identity (0x00) or sha2-256 (0x12)."""
     try:
-        ID.from_base58(text)
+        raw = ID.from_base58(text).to_bytes()
     except Exception:
         return False
-    return True
+    return len(raw) > 2 and raw[0] in (0x00, 0x12) and raw[1] == len(raw) - 2
 
 
 def content_message_id(message: Any) -> bytes:
