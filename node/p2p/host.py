@@ -35,6 +35,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.abc import INotifee
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.protocol_muxer.exceptions import MultiselectClientError
 from libp2p.pubsub import pubsub as pubsub_module
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pubsub import Pubsub
@@ -81,6 +82,32 @@ def _write_whole_messages() -> None:
 
 
 _write_whole_messages()
+
+
+class _NoStreamFailureReports(logging.Filter):
+    """Drop py-libp2p's seven-line report of each stream it failed to open.
+
+    The failure reaches the caller as a P2PError, which logs it in one line where it
+    matters: a peer that does not serve a protocol we ask every 2 s filled the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to open stream to peer")
+
+
+logging.getLogger("libp2p.host.basic_host").addFilter(_NoStreamFailureReports())
+
+
+class UnsupportedProtocol(P2PError):
+    """The peer is connected but does not serve the protocol asked for (multiselect said "na")."""
+
+
+def _refused_protocol(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, MultiselectClientError) and "not supported" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 PERF_PROTOCOL = TProtocol("/audiera/perf/1")
 MAX_PERF_BYTES = 256 * 1024 * 1024
@@ -463,6 +490,8 @@ class P2PHost:
         except trio.TooSlowError:
             raise P2PError(f"{protocol} request to {peer} timed out after {timeout:.0f}s") from None
         except Exception as exc:
+            if _refused_protocol(exc):
+                raise UnsupportedProtocol(f"{peer} does not serve {protocol}") from None
             raise P2PError(f"{protocol} request to {peer} failed: {exc!r}") from None
 
     async def _serve_pipelined_trio(self, protocol: str, respond: RequestHandler) -> None:

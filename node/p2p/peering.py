@@ -24,7 +24,7 @@ from protocol.errors import ProtocolError
 from node.chain.ledger import Ledger
 
 from . import messages
-from .host import P2PError, P2PHost
+from .host import P2PError, P2PHost, UnsupportedProtocol
 from .peers import PENALTY_INVALID_GOSSIP, PeerBook, PeerRecord
 from .tasks import OwnedTasks
 
@@ -168,7 +168,7 @@ class PeerManager:
         return self._accept_status(peer, status)
 
     def _status_failed(self, peer: str, error: P2PError) -> None:
-        if not _is_unsupported_protocol(error) or peer in self._silent:
+        if not isinstance(error, UnsupportedProtocol) or peer in self._silent:
             log.debug("status exchange with %s failed: %s", peer, error.message)
             return
         self._silent[peer] = asyncio.get_running_loop().time()
@@ -242,8 +242,3 @@ class PeerManager:
                     delay[peer] = min(delay[peer] * 2, RECONNECT_MAX_S)
                 next_try[peer] = now + delay[peer] * random.uniform(0.8, 1.2)
 
-
-def _is_unsupported_protocol(error: P2PError) -> bool:
-    """Whether a request failed because the peer does not serve the protocol (multiselect said no)."""
-    # py-libp2p wraps the refusal in its stream errors; only the text survives our P2PError.
-    return "not supported" in error.message.lower()
