@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
 from protocol.cid import DAG_PB, cid_codec, cid_from_str, cid_to_str, is_valid_block
 from protocol.errors import ProtocolError
@@ -28,6 +28,7 @@ log = logging.getLogger("audiera.content")
 
 Requester = Callable[[str, bytes], Awaitable[bytes]]
 Penalizer = Callable[[str, int, str], Awaitable[None]]
+Spawn = Callable[[Coroutine[Any, Any, ContentInfo]], "asyncio.Task[ContentInfo]"]
 LEAVES_PER_REQUEST = 8
 """8 leaves of 256 KiB: 2 MiB an answer. On a pipe (answers back to back on one stream) the
 size hardly matters: 4, 8, 16 and 24 leaves all measured 0.45-0.55 of one bare stream; 8
@@ -42,7 +43,19 @@ class FetchError(Exception):
 
 
 class ContentExchange:
-    def __init__(self, store: ContentStore, request: Requester, penalize: Penalizer, peers: Callable[[], list[str]], max_bytes: int) -> None:
+    def __init__(
+        self,
+        store: ContentStore,
+        request: Requester,
+        penalize: Penalizer,
+        peers: Callable[[], list[str]],
+        max_bytes: int,
+        *,
+        spawn: Spawn = asyncio.create_task,
+    ) -> None:
+        """``spawn`` starts a fetch that every caller asking for the same root shares, and that
+        outlives a caller who leaves: the network passes its task group's."""
+        self._spawn = spawn
         self._store = store
         self._request = request
         self._penalize = penalize
@@ -70,7 +83,7 @@ class ContentExchange:
             return info
         task = self._in_progress.get(root)
         if task is None:
-            task = asyncio.create_task(self._fetch(root))
+            task = self._spawn(self._fetch(root))
             self._in_progress[root] = task
             task.add_done_callback(lambda _: self._in_progress.pop(root, None))
         return await asyncio.shield(task)

@@ -52,6 +52,7 @@ class Verdict(enum.Enum):
 @dataclass(frozen=True)
 class Judgement:
     verdict: Verdict
+    """What becomes of the message."""
     reason: str = ""
     """Why a message was ignored or rejected (for the log and the peer's strikes)."""
 
@@ -76,7 +77,9 @@ class ChainView:
     """What validators know of the chain: a snapshot of the head, replaced whole on each change."""
 
     head_height: int
+    """Height of this node's head."""
     head_hash: bytes
+    """Hash of this node's head."""
     authorities: frozenset[str]
     """The set that signs the block after the head."""
     recent_blocks: frozenset[bytes]

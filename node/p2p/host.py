@@ -14,6 +14,11 @@ per-peer rate limit (we validate and score peers ourselves); message ids are the
 of the content, so the same event relayed by two nodes is one message; subscription
 channels are drained at once into asyncio queues; and every stream handler is wrapped,
 because a handler that raises takes the whole host down.
+
+Validators return ACCEPT, IGNORE or REJECT (``gossip_validation``); py-libp2p hears yes
+for ACCEPT and no for the others, and only a REJECT is reported, to score the forwarder.
+Each asyncio call into trio is owned by its future: cancelling one cancels the other.
+The perf protocol serves only the peer the operator allowed, up to MAX_PERF_BYTES.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
 
 from . import messages
-from .content_exchange import ContentExchange
+from .content_exchange import ContentExchange, FetchError
 from .gossip import GossipHandler
-from .host import P2PError, P2PHost
+from .host import MAX_PERF_BYTES, P2PError, P2PHost, is_peer_id
 from .peering import RECONNECT_MIN_S, PeerManager
 from .replication import Replicator
 from .sync import Syncer
@@ -102,6 +102,7 @@ class Network:
             self._peers.penalize,
             host.peers,
             max_content_bytes,
+            spawn=self._tasks.create_task,
         )
         self._replicator = Replicator(self._content)
         self._stopping = False
@@ -226,4 +227,4 @@ class Network:
         await self._host.allow_perf(peer, max_bytes)
 
 
-__all__ = ["Network", "NetworkStatus", "SyncStatus", "P2PError"]
+__all__ = ["FetchError", "MAX_PERF_BYTES", "Network", "NetworkStatus", "P2PError", "SyncStatus", "is_peer_id"]

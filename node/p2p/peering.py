@@ -83,7 +83,7 @@ class PeerManager:
         return [record for record in self.book.records() if record.peer_id in connected]
 
     def strike(self, peer: str, reason: str) -> None:
-        """Score a peer down for invalid gossip; from any thread of the loop's own."""
+        """Score a peer down for invalid gossip (on the asyncio loop; the scoring runs as a task)."""
         self._tasks.start_soon(self.penalize(peer, PENALTY_INVALID_GOSSIP, reason))
 
     async def penalize(self, peer: str, penalty: int, reason: str) -> None:

@@ -10,7 +10,11 @@ because the network is stopping.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine
+from typing import Any, Coroutine, TypeVar
+
+from .streams import P2PError
+
+T = TypeVar("T")
 
 
 class OwnedTasks:
@@ -27,6 +31,13 @@ class OwnedTasks:
             work.close()
         else:
             self._waiting.append(work)
+
+    def create_task(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task in the group, for work whose result someone awaits; the group must be running."""
+        if self._group is None:
+            work.close()
+            raise P2PError("the network is not running")
+        return self._group.create_task(work, name=self._name)
 
     async def run(self) -> None:
         """Own the tasks started through this until cancelled."""

@@ -7,7 +7,7 @@ from aiohttp import web
 from protocol.errors import ProtocolError
 from protocol.events import MAX_EVENT_BYTES
 
-from ..p2p.host import MAX_PERF_BYTES, P2PError, is_peer_id
+from ..p2p.network import MAX_PERF_BYTES, P2PError, is_peer_id
 from ..p2p.messages import decode_event_batch
 from . import params
 from .context import services_of

@@ -10,7 +10,7 @@ from aiohttp import web
 from storage.errors import ContentError
 
 from ..media import probe_media
-from ..p2p.content_exchange import FetchError
+from ..p2p.network import FetchError
 from . import params
 from .context import services_of
 from .errors import ApiError, not_found
