@@ -1,4 +1,4 @@
-"""Content exchange: serving content blocks by CID, and fetching a whole file from peers.
+"""Content exchange: fetching a whole file from peers (``content_server`` serves them).
 
 A fetch walks the file's UnixFS DAG from its root, pulls leaves from peers in batches
 (several requests in flight), checks every block against its CID as it arrives, and
@@ -21,7 +21,7 @@ from storage.errors import ContentError
 
 from ..media import probe_media
 from .host import P2PError
-from .messages import MAX_CONTENT_CIDS, decode_content_blocks, decode_content_request, encode_content_blocks, encode_content_request
+from .messages import MAX_CONTENT_CIDS, decode_content_blocks, encode_content_request
 from .peers import PENALTY_BAD_RESPONSE
 
 log = logging.getLogger("audiera.content")
@@ -62,19 +62,6 @@ class ContentExchange:
         self._peers = peers
         self._max_bytes = max_bytes
         self._in_progress: dict[str, asyncio.Task[ContentInfo]] = {}
-
-    # --- serving ------------------------------------------------------------------------
-
-    def serve(self, peer: str, request: bytes) -> bytes:
-        """The blocks asked for that this node has. Blocking: runs in a worker thread."""
-        found = []
-        for cid in decode_content_request(request):
-            data = self._store.get_block(cid)
-            if data is not None:
-                found.append((cid, data))
-        return encode_content_blocks(found)
-
-    # --- fetching -----------------------------------------------------------------------
 
     async def fetch(self, root: str) -> ContentInfo:
         """Fetch a whole file from peers unless it is here already; one fetch per root at a time."""

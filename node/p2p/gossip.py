@@ -37,7 +37,6 @@ from .gossip_validation import (
     Decoded,
     Validator,
     VerifiedEvents,
-    assemble_known,
     block_validator,
     event_batch_validator,
     evidence_validator,
@@ -50,8 +49,6 @@ from .peering import PeerManager
 from .peers import PENALTY_INVALID_GOSSIP
 from .sync import Syncer
 from .tasks import OwnedTasks
-
-__all__ = ["EventBatcher", "GossipHandler", "VerifiedEvents", "assemble_known"]
 
 log = logging.getLogger("audiera.gossip")
 

@@ -2,7 +2,8 @@
 
 The parts, each in its own module: peer management (``peering``: handshakes, redial,
 scores, the peering switch), gossip handling (``gossip``), sync (``sync`` to catch up,
-``sync_server`` to serve), content (``content_exchange``, ``replication``), all over
+``sync_server`` to serve), content (``content_exchange`` to fetch, ``content_server`` to
+serve, ``replication``), all over
 one ``P2PHost``. ``Network`` builds them, runs them in one task group, restarts the
 host if its thread dies, and offers the RPC and the daemon a small facade.
 """
@@ -28,6 +29,7 @@ from node.chain.mempool import Mempool
 
 from . import messages
 from .content_exchange import ContentExchange, FetchError
+from .content_server import ContentServer
 from .gossip import GossipHandler
 from .host import MAX_PERF_BYTES, P2PError, P2PHost, is_peer_id
 from .peering import RECONNECT_MIN_S, PeerManager
@@ -104,6 +106,7 @@ class Network:
             max_content_bytes,
             spawn=self._tasks.create_task,
         )
+        self._content_server = ContentServer(content)
         self._replicator = Replicator(self._content)
         self._stopping = False
         self._started_at: float | None = None
@@ -117,7 +120,7 @@ class Network:
             self._started_at = asyncio.get_running_loop().time()
         await self._peers.serve()
         await host.serve(self._sync_protocol, self._sync_server.serve)
-        await host.serve_pipelined(self._content_protocol, self._content.serve)
+        await host.serve_pipelined(self._content_protocol, self._content_server.serve)
         await host.serve_perf()
         await self._gossip.start()
         log.info("p2p listening on %s", ", ".join(host.addresses))
