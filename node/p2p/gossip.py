@@ -20,7 +20,7 @@ from protocol.errors import ProtocolError
 from protocol.evidence import Equivocation, decode_equivocation
 from protocol.events import Event, decode_event
 
-from node.bounded_cache import BoundedSet
+from node.bounded_cache import BoundedCache, BoundedSet
 from node.chain.importer import BlockImporter, UnknownParent
 from node.chain.intake import EventIntake
 from node.chain.ledger import HeadChange, Ledger
@@ -45,7 +45,7 @@ from .gossip_validation import (
     validated_events,
 )
 from .host import Message, P2PError, P2PHost
-from .peering import PeerManager
+from .peering import STATUS_INTERVAL_S, PeerManager
 from .peers import PENALTY_INVALID_GOSSIP
 from .sync import Syncer
 from .tasks import OwnedTasks
@@ -92,6 +92,8 @@ class GossipHandler:
         self.in_flight = BlocksInFlight()
         """Blocks seen on gossip, not yet imported (the producer does not compete with them)."""
         self._recent = BoundedSet[bytes](RECENT_BLOCKS)
+        self._status_asked: BoundedCache[str, float] = BoundedCache(1024)
+        """When each peer was last asked its status after a block we could not place."""
         self._view = CurrentView(self._view_of_head())
         self.assembler = BlockAssembler(
             self.known_event,
@@ -118,7 +120,10 @@ class GossipHandler:
 
         included = self._ledger.chain.has_event  # a LevelDB read: safe from the network thread
         events = event_batch_validator(self._decoded, self._verified.get, included, self._verified)
-        blocks = block_validator(self._view, self._decoded, self._verified.get, self.in_flight)
+        def maybe_behind(peer: str) -> None:  # from the network thread
+            loop.call_soon_threadsafe(self._ask_status, peer)
+
+        blocks = block_validator(self._view, self._decoded, self._verified.get, self.in_flight, maybe_behind)
         await host.serve(self._events_protocol, self._serve_events)
         await host.serve(self._events_by_id_protocol, self.assembler.serve)
         await host.subscribe(self._events_topic, unless_banned(events), self._event_queue, strike)
@@ -149,6 +154,15 @@ class GossipHandler:
         for block in change.applied:
             self._recent.add(block.hash)
         self._view.publish(self._view_of_head())
+
+    def _ask_status(self, peer: str) -> None:
+        """Learn the head of a peer that relayed a block we cannot place, at most once a status interval."""
+        now = asyncio.get_running_loop().time()
+        asked = self._status_asked.get(peer)
+        if asked is not None and now - asked < STATUS_INTERVAL_S:
+            return
+        self._status_asked.put(peer, now)
+        self._tasks.start_soon(self._peers.exchange_status(peer))
 
     # --- publishing -----------------------------------------------------------------------
 

@@ -55,13 +55,15 @@ class Judgement:
     """What becomes of the message."""
     reason: str = ""
     """Why a message was ignored or rejected (for the log and the peer's strikes)."""
+    behind: bool = False
+    """An IGNORE that says this node may be behind the forwarder (a block it cannot place)."""
 
 
 ACCEPTED = Judgement(Verdict.ACCEPT)
 
 
-def ignore(reason: str) -> Judgement:
-    return Judgement(Verdict.IGNORE, reason)
+def ignore(reason: str, *, behind: bool = False) -> Judgement:
+    return Judgement(Verdict.IGNORE, reason, behind)
 
 
 def reject(reason: str) -> Judgement:
@@ -197,9 +199,9 @@ def judge_block(compact: CompactBlock, view: ChainView, in_flight: BlocksInFligh
     if compact.hash in view.recent_blocks or in_flight.has_block(compact.hash):
         return ignore(f"block {compact.height} already seen")
     if compact.height > view.head_height + GOSSIP_AHEAD_BLOCKS:
-        return ignore(f"block {compact.height} is far ahead of our head {view.head_height}")
+        return ignore(f"block {compact.height} is far ahead of our head {view.head_height}", behind=True)
     if header.parent not in view.recent_blocks and not in_flight.has_block(header.parent):
-        return ignore(f"block {compact.height} is on a parent we do not know")
+        return ignore(f"block {compact.height} is on a parent we do not know", behind=True)
     if header.proposer not in view.authorities:
         if header.parent == view.head_hash:
             # The set after our head is exactly the set for this block: no view can excuse it.
@@ -213,11 +215,13 @@ def block_validator(
     decoded: Decoded,
     known_event: Callable[[bytes], Event | None],
     in_flight: BlocksInFlight,
+    maybe_behind: Callable[[str], None] = lambda peer: None,
 ) -> Validator:
     """Checks a compact block: encoding and events root, the rules of ``judge_block``, then
     the signature (last: the cheap checks spare it). It is relayed whether or not this node
     holds its events: the consumer fetches what is missing, and a signed header with a
-    matching root commits to them."""
+    matching root commits to them. A block on a parent we lack tells ``maybe_behind`` of
+    its forwarder, whose status then shows whether sync should fetch its branch."""
 
     def validate(peer: str, data: bytes) -> Judgement:
         try:
@@ -226,6 +230,8 @@ def block_validator(
             return reject(f"invalid block gossip: {exc.message}")
         judgement = judge_block(compact, view.get(), in_flight)
         if judgement.verdict is not Verdict.ACCEPT:
+            if judgement.behind:
+                maybe_behind(peer)
             return judgement
         try:
             compact.header.verify()

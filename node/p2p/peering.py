@@ -4,12 +4,12 @@ Peers exchange a ``Status`` when they connect and every few seconds after; one o
 another genesis is dropped at once. Bootstrap peers are redialled with backoff
 whenever they are gone.
 
-A peer that does not speak the status protocol (a libp2p tool, another program) is
-logged once and kept for ``SILENT_PEER_GRACE_S`` as a peer without a handshake, then
-dropped: without a status it cannot show that it is on our network, nor take part in
-sync, yet it holds a connection and gossip mesh slots. The grace lets a slow peer
-register its handlers; it is not asked again meanwhile, so its failures never fill
-the log.
+A peer that does not serve the status protocol (a libp2p tool, another program) is
+logged once and kept for ``SILENT_PEER_GRACE_S`` without a handshake: its gossip is
+judged like anyone's, and it is not asked again, so its failures never fill the log.
+Then it is dropped: without a status it cannot show that it is on our network, nor
+take part in sync, yet it holds a connection and gossip mesh slots. A status it sends
+meanwhile makes it an ordinary peer; one that connects again starts afresh.
 """
 
 from __future__ import annotations

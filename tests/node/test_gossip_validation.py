@@ -148,3 +148,13 @@ def test_an_oversized_event_batch_is_rejected() -> None:
 
 def test_malformed_evidence_is_rejected() -> None:
     assert evidence_validator(Decoded())("peer", b"\x93\x01\x02\x03").verdict is Verdict.REJECT
+
+
+def test_a_block_on_a_parent_we_lack_tells_of_a_forwarder_we_may_be_behind() -> None:
+    behind: list[str] = []
+    validate = block_validator(CurrentView(VIEW), Decoded(), lambda event_id: None, BlocksInFlight(), behind.append)
+    validate("ahead", block_bytes(AUTHORITY, parent=b"\x0c" * 32))
+    validate("far", block_bytes(AUTHORITY, height=10 + GOSSIP_AHEAD_BLOCKS + 1))
+    validate("in step", block_bytes(AUTHORITY))
+    validate("stranger", block_bytes(NEWCOMER))
+    assert behind == ["ahead", "far"]
