@@ -24,7 +24,7 @@ from node.files.node_keys import key_from_seed, read_key_file, write_key_file
 from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
-from .p2p.service import NetworkService
+from .p2p.network import Network
 from node.chain.producer import BlockProducer
 from .rpc.app import create_app
 from .services import Services
@@ -116,7 +116,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     intake = EventIntake(ledger, mempool, stores.content, clock)
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
     importer = BlockImporter(ledger, clock)
-    network = NetworkService(
+    network = Network(
         config.p2p,
         node_key,
         ledger,
@@ -194,7 +194,7 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
                     services.clock,
                     services.network.announce_block,
                     may_produce=services.network.ready_to_produce,
-                    block_in_flight=services.network.children_seen.__contains__,
+                    block_in_flight=services.network.block_in_flight,
                 )
                 workers.append(tasks.create_task(producer.run(), name="producer"))
             tasks.create_task(_cancel_on(stop, workers), name="shutdown")

@@ -10,7 +10,7 @@ from aiohttp import web
 from storage.errors import ContentError
 
 from ..media import probe_media
-from ..p2p.content_exchange import FetchError
+from ..p2p.network import FetchError
 from . import params
 from .context import services_of
 from .errors import ApiError, not_found
@@ -80,7 +80,7 @@ async def fetch_content(request: web.Request) -> web.Response:
     services = services_of(request)
     cid = params.cid_param(request.match_info["cid"])
     try:
-        info = await services.network.content.fetch(cid)
+        info = await services.network.fetch_content(cid)
     except FetchError as exc:
         raise ApiError(502, "fetch_failed", exc.message) from None
     return web.json_response(info.to_wire())

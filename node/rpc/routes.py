@@ -18,7 +18,7 @@ ROUTES: list[Route] = [
     ("GET", "/v1/peers", chain_api.get_peers, "Connected peers: their head, finality and score"),
     ("GET", "/v1/sync", chain_api.get_sync, "Sync state: head, the best known peer head"),
     ("POST", "/v1/admin/peering", chain_api.set_peering, "Cut the node off from its peers or reconnect (loopback only)"),
-    ("POST", "/v1/admin/perf", chain_api.measure_peer_stream, "Throughput of one bare stream from a peer (loopback only)"),
+    ("POST", "/v1/admin/perf", chain_api.measure_peer_stream, "Measure one bare stream from a peer, or allow one peer to measure from here (loopback only)"),
     ("POST", "/v1/events", chain_api.submit_event, "Submit a signed event (application/msgpack)"),
     ("POST", "/v1/events/batch", chain_api.submit_event_batch, "Submit many signed events (a MessagePack array)"),
     ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
