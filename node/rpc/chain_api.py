@@ -129,8 +129,8 @@ def _resolve_block_hash(request: web.Request, ref: str) -> bytes:
         return ledger.head.hash
     if ref == "finalized":
         return ledger.finalized.hash
-    if ref.isdigit():
-        found = ledger.chain.hash_at(int(ref))
+    if params.is_number(ref):
+        found = ledger.chain.hash_at(params.height_param(ref, "a block height"))
         if found is None:
             raise not_found(f"block at height {ref}")
         if found == services.genesis.hash:
@@ -165,10 +165,8 @@ async def get_block(request: web.Request) -> web.Response:
 
 async def list_headers(request: web.Request) -> web.Response:
     ledger = services_of(request).ledger
-    start_raw = request.query.get("from", "1")
-    if not start_raw.isdigit() or int(start_raw) < 1:
-        raise bad_request("from must be a height of at least 1")
-    start, limit = int(start_raw), params.limit_param(request)
+    start = params.height_param(request.query.get("from", "1"), "from", low=1)
+    limit = params.limit_param(request)
     headers = []
     for height, block_hash in ledger.chain.iter_canonical(start, start + limit):
         found = ledger.chain.get_header_and_event_ids(block_hash)
