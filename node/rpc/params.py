@@ -51,7 +51,7 @@ def height_param(text: str, what: str = "height", *, low: int = 0) -> int:
 
 def optional_whole(request: web.Request, name: str, *, high: int = MAX_WHOLE) -> int | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     return whole_number(raw, name, high=high)
 

@@ -50,6 +50,7 @@ def raw_get(node: NodeProcess, path: str) -> tuple[int, str, dict]:
         f"/v1/blocks/{SUPERSCRIPT_TWO}",
         f"/v1/catalog?purpose=ai_training&max_price={SUPERSCRIPT_TWO}",
         f"/v1/catalog?min_duration_ms={TOO_HIGH}",
+        "/v1/catalog?max_duration_ms=",
         f"/v1/royalties/{DID}?from={SUPERSCRIPT_TWO}",
         f"/v1/accounts/{DID}?after={SUPERSCRIPT_TWO}:0",
         f"/v1/headers?limit={'9' * 5000}",
