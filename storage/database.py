@@ -10,6 +10,7 @@ import plyvel
 from .chain import ChainStore
 from .content import ContentStore
 from .errors import StorageError
+from .fsutil import make_private_directory
 
 
 WRITE_BUFFER_BYTES = 32 * 1024 * 1024
@@ -36,7 +37,8 @@ def open_stores(data_dir: Path) -> Stores:
     (py-libp2p's listener would not notice: it sets SO_REUSEPORT).
     """
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_directory(data_dir)
+        make_private_directory(data_dir / "chain")
     except OSError as exc:
         raise StorageError(f"cannot create the data directory {data_dir}: {exc.strerror or exc}") from None
     try:

@@ -7,11 +7,13 @@ import logging
 
 from aiohttp import web
 
-from storage.errors import ContentError
+from storage.content import UploadLimits
+from storage.errors import ContentError, PendingBytesFull, PendingFilesFull, TooManyUploads
 
 from ..media import probe_media
 from ..p2p.content_exchange import FetchError
 from . import params
+from ..services import Services
 from .context import services_of
 from .errors import ApiError, not_found
 
@@ -30,13 +32,35 @@ def _check_content_type(request: web.Request) -> None:
         )
 
 
+def upload_limits(services: Services) -> UploadLimits:
+    config = services.config
+    return UploadLimits(
+        max_concurrent=config.rpc.max_concurrent_uploads,
+        max_pending_bytes=config.content.max_pending_bytes,
+        max_pending_files=config.content.max_pending_files,
+    )
+
+
+def _refusal(exc: ContentError) -> ApiError:
+    if isinstance(exc, TooManyUploads):
+        return ApiError(429, "too_many_uploads", exc.message)
+    if isinstance(exc, PendingFilesFull):
+        return ApiError(429, "too_many_pending_uploads", exc.message)
+    if isinstance(exc, PendingBytesFull):
+        return ApiError(507, "pending_uploads_full", exc.message)
+    return ApiError(413, "too_large", exc.message)
+
+
 async def upload_content(request: web.Request) -> web.Response:
     services = services_of(request)
     limit = services.config.rpc.max_upload_bytes
     _check_content_type(request)
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "too_large", f"upload of {request.content_length} bytes exceeds this node's limit of {limit}")
-    ingest = services.content.start_ingest(limit)
+    try:
+        ingest = services.content.start_ingest(limit, limits=upload_limits(services), now_ms=services.clock())
+    except ContentError as exc:
+        raise _refusal(exc) from None
     loop = asyncio.get_running_loop()
     writing: asyncio.Future | None = None
     done = False
@@ -62,7 +86,7 @@ async def upload_content(request: web.Request) -> web.Response:
         info = await loop.run_in_executor(None, ingest.finish, media)
         done = True
     except ContentError as exc:
-        raise ApiError(413, "too_large", exc.message) from None
+        raise _refusal(exc) from None
     finally:
         if not done:
             if writing is not None:
