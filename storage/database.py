@@ -38,7 +38,6 @@ def open_stores(data_dir: Path) -> Stores:
     """
     try:
         make_private_directory(data_dir)
-        make_private_directory(data_dir / "chain")
     except OSError as exc:
         raise StorageError(f"cannot create the data directory {data_dir}: {exc.strerror or exc}") from None
     try:
@@ -66,6 +65,7 @@ def open_stores(data_dir: Path) -> Stores:
         raise StorageError(f"cannot open the database in {data_dir}: {_leveldb_message(exc)}") from None
     except plyvel.CorruptionError as exc:
         raise StorageError(f"the database in {data_dir} is corrupt: {_leveldb_message(exc)}") from None
+    make_private_directory(data_dir / "chain")  # LevelDB made it as the umask lets it
     return Stores(db=db, chain=ChainStore(db), content=ContentStore(db, data_dir / "content"))
 
 
