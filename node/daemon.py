@@ -19,6 +19,7 @@ from .config import Config, ConfigError
 from node.files.genesis_file import load_genesis, write_genesis
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
+from node.chain.journal import EventJournal
 from node.files.node_keys import key_from_seed, read_key_file, write_key_file
 from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
@@ -113,7 +114,11 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
     ledger.add_listener(lambda change: _update_mempool(mempool, change, genesis.block_period_ms))
     key = load_authority(config, ledger.authorities)
-    intake = EventIntake(ledger, mempool, stores.content, clock)
+    journal = EventJournal(config.data_dir / "events.journal")
+    intake = EventIntake(ledger, mempool, stores.content, clock, journal)
+    journaled = journal.open()
+    if journaled:
+        log.info("re-admitted %d of %d journaled event(s)", intake.readmit_journaled(journaled), len(journaled))
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
     importer = BlockImporter(ledger, clock)
     network = NetworkService(
@@ -151,6 +156,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         await _serve(services, key, ready_file)
     finally:
         await network.stop()
+        journal.close()
 
 
 async def _serve(services: Services, key: SigningKey | None, ready_file: Path | None) -> None:

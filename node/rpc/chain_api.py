@@ -60,6 +60,7 @@ async def submit_event(request: web.Request) -> web.Response:
     services = services_of(request)
     raw = await read_event_bytes(request)
     submitted = services.intake.submit(raw)
+    await services.intake.wait_journaled()
     return web.json_response(
         {"id": submitted.event.id.hex(), "status": submitted.admission.status, "known": submitted.admission.known},
         status=202,
@@ -88,6 +89,7 @@ async def submit_event_batch(request: web.Request) -> web.Response:
             results.append({"error": {"code": exc.code, "message": exc.message}})
         else:
             results.append({"id": submitted.event.id.hex(), "status": submitted.admission.status})
+    await services.intake.wait_journaled()
     return web.json_response({"results": results, "accepted": sum("id" in result for result in results)})
 
 
