@@ -60,6 +60,7 @@ async def submit_event(request: web.Request) -> web.Response:
     services = services_of(request)
     raw = await read_event_bytes(request)
     submitted = services.intake.submit(raw)
+    await services.intake.wait_journaled()
     return web.json_response(
         {"id": submitted.event.id.hex(), "status": submitted.admission.status, "known": submitted.admission.known},
         status=202,
@@ -87,6 +88,7 @@ async def submit_event_batch(request: web.Request) -> web.Response:
             results.append({"error": {"code": exc.code, "message": exc.message}})
         else:
             results.append({"id": submitted.event.id.hex(), "status": submitted.admission.status})
+    await services.intake.wait_journaled()
     return web.json_response({"results": results, "accepted": sum("id" in result for result in results)})
 
 
@@ -128,8 +130,8 @@ def _resolve_block_hash(request: web.Request, ref: str) -> bytes:
         return ledger.head.hash
     if ref == "finalized":
         return ledger.finalized.hash
-    if ref.isdigit():
-        found = ledger.chain.hash_at(int(ref))
+    if params.is_number(ref):
+        found = ledger.chain.hash_at(params.height_param(ref, "a block height"))
         if found is None:
             raise not_found(f"block at height {ref}")
         if found == services.genesis.hash:
@@ -164,10 +166,8 @@ async def get_block(request: web.Request) -> web.Response:
 
 async def list_headers(request: web.Request) -> web.Response:
     ledger = services_of(request).ledger
-    start_raw = request.query.get("from", "1")
-    if not start_raw.isdigit() or int(start_raw) < 1:
-        raise bad_request("from must be a height of at least 1")
-    start, limit = int(start_raw), params.limit_param(request)
+    start = params.height_param(request.query.get("from", "1"), "from", low=1)
+    limit = params.limit_param(request)
     headers = []
     for height, block_hash in ledger.chain.iter_canonical(start, start + limit):
         found = ledger.chain.get_header_and_event_ids(block_hash)

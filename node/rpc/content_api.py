@@ -7,11 +7,12 @@ import logging
 
 from aiohttp import web
 
-from storage.errors import ContentError
+from storage.content import UploadLimits
 
 from ..media import probe_media
 from ..p2p.network import FetchError
 from . import params
+from ..services import Services
 from .context import services_of
 from .errors import ApiError, not_found
 from .request_checks import check_body
@@ -23,6 +24,15 @@ _BATCH_BYTES = 4 * 1024 * 1024
 """Bytes handed to the hashing/writing thread at a time: large enough that the hand-off costs nothing."""
 
 
+def upload_limits(services: Services) -> UploadLimits:
+    config = services.config
+    return UploadLimits(
+        max_concurrent=config.rpc.max_concurrent_uploads,
+        max_pending_bytes=config.content.max_pending_bytes,
+        max_pending_files=config.content.max_pending_files,
+    )
+
+
 async def upload_content(request: web.Request) -> web.Response:
     services = services_of(request)
     limit = services.config.rpc.max_upload_bytes
@@ -30,7 +40,7 @@ async def upload_content(request: web.Request) -> web.Response:
         request, types=ACCEPTED_TYPES, hint=f"upload audio as audio/* or application/octet-stream, not {request.content_type}",
         max_bytes=limit, limit_message=f"upload of {request.content_length} bytes exceeds this node's limit of {limit}",
     )
-    ingest = services.content.start_ingest(limit)
+    ingest = services.content.start_ingest(limit, limits=upload_limits(services), now_ms=services.clock())
     loop = asyncio.get_running_loop()
     writing: asyncio.Future | None = None
     done = False
@@ -55,8 +65,6 @@ async def upload_content(request: web.Request) -> web.Response:
         media = await loop.run_in_executor(None, probe_media, ingest.temp_path)
         info = await loop.run_in_executor(None, ingest.finish, media)
         done = True
-    except ContentError as exc:
-        raise ApiError(413, "too_large", exc.message) from None
     finally:
         if not done:
             if writing is not None:
