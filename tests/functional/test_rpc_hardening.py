@@ -104,8 +104,8 @@ def upload(node: NodeProcess, data: bytes) -> dict:
 def expect_status(status: int, call, *args) -> dict:
     with pytest.raises(RpcError) as caught:
         call(*args)
-    assert caught.value.status == status, caught.value.body
-    return caught.value.body["error"]
+    assert caught.value.status == status, caught.value
+    return {"code": caught.value.code, "message": caught.value.message}
 
 
 def refused_with(status: int, call, *args) -> dict | None:
@@ -113,7 +113,7 @@ def refused_with(status: int, call, *args) -> dict | None:
     try:
         call(*args)
     except RpcError as exc:
-        return exc.body["error"] if exc.status == status else None
+        return {"code": exc.code, "message": exc.message} if exc.status == status else None
     return None
 
 
