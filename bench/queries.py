@@ -244,19 +244,19 @@ def generate(data_dir: Path, genesis: Genesis, authority: SigningKey, people: di
             writer.target_ts = start + 5 * DAY_MS + int(n / len(plan) * (SPAN_DAYS - 5) * DAY_MS)
             consumer = consumers[n % len(consumers)]
             if what == "hot":
-                body = Access(hot, hot_purpose, None, None, node_id, 1)
+                body = Access(hot, hot_purpose, None, None, node_id, 1, 10**9)
             elif what == "holder":
-                body = Access(rng.choice(holder_assets), "ai_inference", None, None, node_id, 1)
+                body = Access(rng.choice(holder_assets), "ai_inference", None, None, node_id, 1, 10**9)
             elif bought and n % 50 == 0:
                 who, cid = bought[rng.randrange(len(bought))]
                 consumer = consumers[who]
-                body = Access(cid, "ai_training", None, None, node_id, 1)
+                body = Access(cid, "ai_training", None, None, node_id, 1, 10**9)
             else:
                 while True:
                     cid, kind = assets[rng.randrange(HOLDER_ASSETS, len(assets))]
                     if metered_purpose[kind] and cid != hot:
                         break
-                body = Access(cid, metered_purpose[kind], None, None, node_id, 1)
+                body = Access(cid, metered_purpose[kind], None, None, node_id, 1, 10**9)
             writer.send(consumer, body)
             if (n + 1) % 100_000 == 0:
                 log(f"  {n + 1} accesses ({time.perf_counter() - started:.0f} s)")

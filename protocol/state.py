@@ -9,7 +9,8 @@ they commit with their block, are undone with it and are covered by the state ro
 
 The rules of each kind live with their records: participants and assets here, the
 market (licenses, purchases, access) in protocol/market.py, models and apps in
-protocol/lineage.py, the authority set and its votes in protocol/authorities.py.
+protocol/lineage.py, their terms and paid use in protocol/usage.py, the authority set
+and its votes in protocol/authorities.py.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ from .events import (
     LicensePurchase,
     LicenseRevoke,
     ModelRegister,
+    ModelTermsSet,
     ParticipantRegister,
+    UsageRecord,
 )
 from .genesis import Genesis
 from .lineage import apply_app_register, apply_model_register
 from .market import apply_access, apply_license_grant, apply_license_purchase, apply_license_revoke
+from .usage import apply_model_terms, apply_usage_record
 from .records import (  # noqa: F401  (re-exported: the state API other packages import from here)
     ACTIVE,
     WITHDRAWN,
@@ -184,6 +188,8 @@ _HANDLERS: dict[type[Body], Handler] = {
     Access: apply_access,
     ModelRegister: apply_model_register,
     AppRegister: apply_app_register,
+    ModelTermsSet: apply_model_terms,
+    UsageRecord: apply_usage_record,
     AuthorityVote: apply_authority_vote,
 }
 

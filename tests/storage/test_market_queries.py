@@ -214,7 +214,7 @@ def test_royalty_statement_and_usage_by_day(stores) -> None:
                          (Share(alice.did, 7_000), Share(bob.did, 3_000)), (), Terms.make({"ai_inference": (PER_ACCESS, 10)}))
     chain.commit([chain.event(alice, song)])
     day_one = day_of(chain.ts)
-    access = Access(song.cid, "ai_inference", None, None, "12D3KooWNode", 1000)
+    access = Access(song.cid, "ai_inference", None, None, "12D3KooWNode", 1000, 1000)
     chain.commit([chain.event(FAN, access) for _ in range(3)])
     chain.commit([chain.event(FAN, access)], ts=(day_one + 2) * DAY_MS + 5)
     with chain.store.scan_state() as scan:
