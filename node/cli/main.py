@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import accounts, assets, chain, keys
-from . import fetch, lineage, market, royalties, search, testnet
+from . import fetch, lineage, market, royalties, search, testnet, usage
 from .client import DEFAULT_NODE_URL
 from .context import Context
 from .errors import CliError, UsageError
 from .output import Output
 
 NODE_ENV = "AUDIERA_NODE"
-COMMAND_MODULES = (keys, chain, accounts, assets, search, market, fetch, lineage, royalties, testnet)
+COMMAND_MODULES = (keys, chain, accounts, assets, search, market, fetch, lineage, usage, royalties, testnet)
 
 
 class CliParser(argparse.ArgumentParser):
