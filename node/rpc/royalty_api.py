@@ -18,7 +18,7 @@ from . import params
 from .context import services_of
 from .errors import not_found
 from .market_views import counters_view
-from .periods import period_param, period_view
+from .periods import day_text, period_param, period_view
 from .usage_api import lineage_income_view, paid_through_view
 
 
