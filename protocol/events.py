@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from .encoding import decode, encode, sha256
 from .errors import InvalidEvent
 from .fields import FieldReader
+from .fingerprints import MAX_FRAMES
 from .keys import Domain, SignatureCheck, SigningKey
 from .model_terms import ModelTerms, parse_model_terms
 from .terms import PURPOSES, Terms, parse_terms
@@ -155,9 +156,12 @@ class AssetRegister(Body):
     rights_holders: tuple[Share, ...]
     parents: tuple[Parent, ...]
     terms: Terms
+    fingerprint: bytes = b""
+    """Acoustic fingerprint the uploading node computed (protocol/fingerprints.py), or b"" if none."""
 
     def to_wire(self) -> dict[str, Any]:
         return {
+            "fingerprint": self.fingerprint,
             "cid": self.cid,
             "size": self.size,
             "media": None if self.media is None else self.media.to_wire(),
@@ -190,6 +194,7 @@ class AssetRegister(Body):
             rights_holders=r.items("rights_holders", parse_share, min_items=1, max_items=16),
             parents=r.items("parents", parse_parent, max_items=16),
             terms=r.nested("terms", parse_terms),  # type: ignore[arg-type]
+            fingerprint=_fingerprint(r),
         )
         r.done()
         if len({share.account for share in body.rights_holders}) != len(body.rights_holders):
@@ -202,6 +207,13 @@ class AssetRegister(Body):
         if any(parent.asset == body.cid for parent in body.parents):
             raise InvalidEvent(f"{cls.KIND} body.parents names the asset itself")
         return body
+
+
+def _fingerprint(r: FieldReader) -> bytes:
+    value = r.raw("fingerprint")
+    if not isinstance(value, bytes) or len(value) % 4 or len(value) > 4 * MAX_FRAMES:
+        raise r.fail("fingerprint", f"must be bytes: whole 32-bit frames, at most {MAX_FRAMES} of them")
+    return value
 
 
 @dataclass(frozen=True)

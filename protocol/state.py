@@ -39,6 +39,7 @@ from .events import (
     ParticipantRegister,
     UsageRecord,
 )
+from .fingerprints import find_match, index_fingerprint
 from .genesis import Genesis
 from .lineage import apply_app_register, apply_model_register
 from .market import apply_access, apply_license_grant, apply_license_purchase, apply_license_revoke
@@ -136,15 +137,21 @@ def _asset_register(state: StateOverlay, event: Event, body: AssetRegister, cont
         raise Rejected("the registering account must be one of the asset's rights holders")
     for parent in body.parents:
         require_asset(state, parent.asset)
+    registration = body.to_wire()
+    fingerprint = registration.pop("fingerprint")  # kept under its own key: records are read often, fingerprints rarely
+    match = find_match(state, fingerprint) if fingerprint else None
     record = AssetRecord(
-        registration=body.to_wire(),
+        registration=registration,
         registrant=event.author,
         registered_at=context.height,
         register_event=event.id,
         terms=body.terms.to_wire(),
         terms_since=context.height,
+        reupload_of=None if match is None else match.to_wire(),
     )
     set_asset(state, body.cid, record)
+    if fingerprint:
+        index_fingerprint(state, body.cid, fingerprint)
     index_asset(state, record)
     for share in body.rights_holders:
         state.put(held_asset_key(share.account, body.cid), b"")
