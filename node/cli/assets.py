@@ -161,7 +161,7 @@ def draft_registration(ctx: Context) -> dict[str, Any]:
         "terms": terms_from_args(args).to_wire(),
     }
     try:
-        AssetRegister.from_wire({"cid": _PLACEHOLDER_CID, "size": 1, "media": _PLACEHOLDER_MEDIA, **draft})
+        AssetRegister.from_wire({"cid": _PLACEHOLDER_CID, "size": 1, "media": _PLACEHOLDER_MEDIA, "fingerprint": b"", **draft})
     except InvalidEvent as exc:
         raise UsageError(exc.message) from None
     return draft
@@ -184,7 +184,8 @@ def upload_asset(ctx: Context) -> None:
             f"register it with --type dataset (it is stored as {info['cid']})"
         )
     try:
-        body = AssetRegister.from_wire({"cid": info["cid"], "size": info["size"], "media": info["media"], **draft})
+        fingerprint = bytes.fromhex(info.get("fingerprint") or "")
+        body = AssetRegister.from_wire({"cid": info["cid"], "size": info["size"], "media": info["media"], "fingerprint": fingerprint, **draft})
     except InvalidEvent as exc:
         raise CliError(exc.message) from None
     state = submit_and_follow(ctx.client, key, body, wait=not args.no_wait, timeout=args.timeout, out=ctx.out)
@@ -203,9 +204,19 @@ def render_registered(document: dict[str, Any]) -> str:
             ("asset", document["asset"]),
             ("size", format_bytes(info["size"])),
             ("media", format_media(info["media"])),
+            *reupload_lines(info.get("possible_reupload_of")),
             *event_outcome(document["event"]),
         ]
     )
+
+
+def reupload_lines(match: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """A warning line when the audio is likely a registered recording again."""
+    if not match:
+        return []
+    holders = ", ".join(share["account"] for share in match["rights_holders"])
+    return [("WARNING", f"likely a re-upload of {match['asset']} {match['title']!r} by {holders} "
+                        f"(score {match['score_bps'] / 100:g}%)")]
 
 
 # ------------------------------------------------------------ asset show / terms / withdraw

@@ -9,11 +9,13 @@ from aiohttp import web
 
 from storage.errors import ContentError
 
+from ..fingerprint import fingerprint_file
 from ..media import probe_media
 from ..p2p.content_exchange import FetchError
 from . import params
 from .context import services_of
 from .errors import ApiError, not_found
+from .reupload import reupload_answer
 
 log = logging.getLogger("audiera.rpc.content")
 
@@ -59,6 +61,7 @@ async def upload_content(request: web.Request) -> web.Response:
             raise ApiError(400, "empty", "the upload is empty")
         await loop.run_in_executor(None, ingest.close_file)
         media = await loop.run_in_executor(None, probe_media, ingest.temp_path)
+        fingerprint = await loop.run_in_executor(None, fingerprint_file, ingest.temp_path) if media else b""
         info = await loop.run_in_executor(None, ingest.finish, media)
         done = True
     except ContentError as exc:
@@ -69,7 +72,7 @@ async def upload_content(request: web.Request) -> web.Response:
                 await asyncio.gather(writing, return_exceptions=True)
             await loop.run_in_executor(None, ingest.abort)
     log.info("stored content %s (%d bytes, media %s)", info.cid, info.size, info.media)
-    return web.json_response(info.to_wire(), status=201)
+    return web.json_response({**info.to_wire(), **reupload_answer(services, fingerprint)}, status=201)
 
 
 async def get_content_info(request: web.Request) -> web.Response:

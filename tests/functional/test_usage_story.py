@@ -5,7 +5,9 @@ Mia tunes it on Ada and Ben's, and Leo's app uses Mia's model. Both developers s
 terms; Leo records 10,000 inference calls through the app and pays 30,000 credits, split
 down the lineage: each person's statement shows the right credits to the unit, by
 source. A use signed for less than it costs is refused with the reason and charges
-nothing; the whole chain re-executes to the same state.
+nothing. Cy then re-uploads Ada's track re-encoded under a new name, and it is flagged
+with Ada's asset in the upload's answer, the asset's record and the catalog. The whole
+chain re-executes to the same state.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import subprocess
 import sys
 
 import pytest
+
+from tests.node.clips import altered, music_clip, write_clip
 
 from .framework import REPO
 from .helpers import make_wav
@@ -78,6 +82,21 @@ def test_use_of_a_model_pays_down_its_lineage(start_local_node, tmp_path):
     shown_usage = cli.json("usage", "show", app)
     assert shown_usage["totals"]["revenue"] == 30_000 and len(shown_usage["days"]) == 1
     assert "recorded use: 10000 units" in cli.run("lineage", app).stdout
+
+    # Cy re-uploads Ada's track under a new name: re-encoded to MP3, 3 s trimmed, 2 dB louder.
+    recording = music_clip(7, 15.0)
+    write_clip(tmp_path / "ada-track.wav", recording)
+    (tmp_path / "new-name.mp3").write_bytes(altered(recording, trim_s=3.0, gain_db=2.0, format="MP3"))
+    ada_track = cli.json("upload", str(tmp_path / "ada-track.wav"), "--title", "Ada's track", key="ada")
+    assert ada_track["content"]["possible_reupload_of"] is None and ada_track["content"]["fingerprint"]
+    copy = cli.json("upload", str(tmp_path / "new-name.mp3"), "--title", "Totally new", key="cy")
+    flagged = copy["content"]["possible_reupload_of"]
+    assert flagged["asset"] == ada_track["asset"] and flagged["title"] == "Ada's track" and flagged["score_bps"] >= 6_500
+    record = node.get(f"/v1/assets/{copy['asset']}")["asset"]["reupload_of"]
+    assert record["asset"] == ada_track["asset"]
+    [hit] = cli.json("search", "--creator", people["cy"], "--type", "track", "Totally")["items"]
+    assert hit["reupload_of"]["asset"] == ada_track["asset"]
+    assert "likely re-upload of" in cli.run("asset", "show", copy["asset"]).stdout
 
     # The whole chain re-executes to the same state and indexes.
     assert node.stop() == 0
