@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..services import Services
 from . import access_api, consensus_api, catalog_api, chain_api, content_api, license_api, lineage_api, registry_api, royalty_api
-from . import usage_api
+from . import reupload, usage_api
 from .context import SERVICES
 from .errors import error_middleware
 from .openapi import openapi_document
@@ -43,6 +43,7 @@ ROUTES = [
     ("GET", "/v1/royalties/{did}", royalty_api.get_royalties, "A rights holder's royalty statement for a period"),
     ("GET", "/v1/assets/{cid}/usage", royalty_api.get_asset_usage, "An asset's usage per day"),
     *usage_api.ROUTES,
+    *reupload.ROUTES,
 ]
 
 

@@ -17,9 +17,10 @@ import sys
 
 import pytest
 
+from node.fingerprint import fingerprint_file
 from tests.node.clips import altered, music_clip, write_clip
 
-from .framework import REPO
+from .framework import REPO, RpcError
 from .helpers import make_wav
 from .test_market_story import Cli
 
@@ -97,6 +98,25 @@ def test_use_of_a_model_pays_down_its_lineage(start_local_node, tmp_path):
     [hit] = cli.json("search", "--creator", people["cy"], "--type", "track", "Totally")["items"]
     assert hit["reupload_of"]["asset"] == ada_track["asset"]
     assert "likely re-upload of" in cli.run("asset", "show", copy["asset"]).stdout
+
+    # The RPC refuses bad input with the reason, never a 500.
+    (tmp_path / "third.flac").write_bytes(altered(recording, trim_s=1.5, gain_db=1.0, format="FLAC"))
+    third = fingerprint_file(tmp_path / "third.flac")
+    match = node.request("POST", "/v1/fingerprints/match", body=third, content_type="application/octet-stream")["match"]
+    assert match["asset"] in (ada_track["asset"], copy["asset"]) and match["score_bps"] >= 6_500
+    for method, path, body, content_type, status in [
+        ("POST", "/v1/fingerprints/match", b"\x00" * 6, "application/octet-stream", 400),
+        ("POST", "/v1/fingerprints/match", b"\x00" * 8, "application/json", 415),
+        ("GET", f"/v1/usage/{app}/quote?purpose=karaoke&count=1", None, None, 400),
+        ("GET", f"/v1/usage/{app}/quote?purpose=ai_inference&count=0", None, None, 400),
+        ("GET", f"/v1/usage/{app}/quote?purpose=data_mining&count=1", None, None, 409),
+        ("GET", f"/v1/usage/{'00' * 32}", None, None, 404),
+        ("GET", f"/v1/models/{app}/terms", None, None, 404),
+        ("GET", f"/v1/royalties/{people['ada']}/lineage?from=2030-01-02&to=2030-01-01", None, None, 400),
+    ]:
+        with pytest.raises(RpcError) as refused:
+            node.request(method, path, body=body, content_type=content_type)
+        assert refused.value.status == status and refused.value.body["error"]["message"], (path, refused.value)
 
     # The whole chain re-executes to the same state and indexes.
     assert node.stop() == 0
