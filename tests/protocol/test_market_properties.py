@@ -86,6 +86,11 @@ class Run:
         self.step(("asset", 0, 0, 1, 1))
         self.step(("asset", 1, 1, 0, 2))
         self.step(("asset", 0, 2, 2, 4))
+        # A model trained on t1 with terms, and an app on it, so that drawn uses can be paid.
+        self.step(("access", 2, 1, "ai_training", 7, False))
+        self.step(("model", 2, [1], [4], 0, False))
+        self.step(("mterms", 2, 0, 0))
+        self.step(("app", 3, [0]))
 
     def pick(self, items: list[bytes], i: int) -> bytes:
         return items[i % len(items)] if items and i < 6 else digest(f"unknown {i}")
@@ -228,6 +233,7 @@ def test_no_sequence_creates_credits_or_breaks_an_index(ops: list[tuple]) -> Non
 def test_the_property_run_exercises_the_market() -> None:
     """A fixed sequence that the random ones build on: it must be accepted step by step."""
     run = Run()
+    assert len(run.models) == len(run.apps) == 1, "the starting model and app were accepted"
     for op in [
         ("buy", 2, 0, ["ai_training"], 7),  # Carol buys training on t0 (Alice 70 / Bob 30)
         ("access", 2, 0, "ai_training", 7, False),
