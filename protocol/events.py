@@ -161,7 +161,6 @@ class AssetRegister(Body):
 
     def to_wire(self) -> dict[str, Any]:
         return {
-            "fingerprint": self.fingerprint,
             "cid": self.cid,
             "size": self.size,
             "media": None if self.media is None else self.media.to_wire(),
@@ -175,6 +174,7 @@ class AssetRegister(Body):
             "rights_holders": [share.to_wire() for share in self.rights_holders],
             "parents": [parent.to_wire() for parent in self.parents],
             "terms": self.terms.to_wire(),
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
