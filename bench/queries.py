@@ -286,7 +286,8 @@ def generate(data_dir: Path, genesis: Genesis, authority: SigningKey, people: di
         writer.flush()
         writer.send(app_dev, AppRegister("bench-app", "1.0", (trained.id,)))
         writer.flush()
-        lineage_holder, uses_s = generate_model_use(writer, rng, people, free_training[0], args, start, log)
+        # Not the hot asset (free_training[0]): every paid use lands in the history of the assets it pays.
+        lineage_holder, uses_s = generate_model_use(writer, rng, people, free_training[-1], args, start, log)
         head = stores.chain.head()
         return {
             "assets": args.assets,
