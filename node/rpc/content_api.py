@@ -9,6 +9,7 @@ from aiohttp import web
 
 from storage.content import UploadLimits
 
+from ..fingerprint import fingerprint_file
 from ..media import probe_media
 from ..p2p.network import FetchError
 from . import params
@@ -16,6 +17,7 @@ from ..services import Services
 from .context import services_of
 from .errors import ApiError, not_found
 from .request_checks import check_body
+from .reupload import reupload_answer
 
 log = logging.getLogger("audiera.rpc.content")
 
@@ -63,6 +65,7 @@ async def upload_content(request: web.Request) -> web.Response:
             raise ApiError(400, "empty", "the upload is empty")
         await loop.run_in_executor(None, ingest.close_file)
         media = await loop.run_in_executor(None, probe_media, ingest.temp_path)
+        fingerprint = await loop.run_in_executor(None, fingerprint_file, ingest.temp_path) if media else b""
         info = await loop.run_in_executor(None, ingest.finish, media)
         done = True
     finally:
@@ -71,7 +74,7 @@ async def upload_content(request: web.Request) -> web.Response:
                 await asyncio.gather(writing, return_exceptions=True)
             await loop.run_in_executor(None, ingest.abort)
     log.info("stored content %s (%d bytes, media %s)", info.cid, info.size, info.media)
-    return web.json_response(info.to_wire(), status=201)
+    return web.json_response({**info.to_wire(), **reupload_answer(services, fingerprint)}, status=201)
 
 
 async def get_content_info(request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ so what is served and what is documented cannot drift apart.
 
 from __future__ import annotations
 
-from . import access_api, catalog_api, chain_api, consensus_api, content_api, license_api, lineage_api, registry_api, royalty_api
+from . import access_api, catalog_api, chain_api, consensus_api, content_api, license_api, lineage_api, registry_api, reupload, royalty_api, usage_api
 from .errors import Handler
 
 Route = tuple[str, str, Handler, str]
@@ -43,4 +43,6 @@ ROUTES: list[Route] = [
     ("GET", "/v1/models/{id}/proof", lineage_api.get_manifest_proof, "Proof that an asset is or is not in a model's manifest"),
     ("GET", "/v1/royalties/{did}", royalty_api.get_royalties, "A rights holder's royalty statement for a period"),
     ("GET", "/v1/assets/{cid}/usage", royalty_api.get_asset_usage, "An asset's usage per day"),
+    *usage_api.ROUTES,
+    *reupload.ROUTES,
 ]
