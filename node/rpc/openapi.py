@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from protocol.events import MAX_USE_COUNT
+from protocol.terms import PURPOSES
+
 from .routes import ROUTES
 
 _PARAM_DOCS = {
@@ -28,6 +31,10 @@ _QUERY_DOCS = {
     "/v1/models/{id}/proof": ["asset"],
     "/v1/royalties/{did}": ["period_from", "period_to"],
     "/v1/assets/{cid}/usage": ["period_from", "period_to"],
+    "/v1/usage/{id}/quote": ["use_purpose", "count"],
+    "/v1/usage/{id}": ["period_from", "period_to"],
+    "/v1/royalties/{did}/lineage": ["period_from", "period_to"],
+    "/v1/assets/{cid}/paid-through": ["period_from", "period_to"],
 }  # fmt: skip
 _QUERY_PARAMS = {
     "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
@@ -57,6 +64,8 @@ _QUERY_PARAMS = {
     "asset": {"name": "asset", "in": "query", "description": "An asset id (CID)", "schema": {"type": "string"}},
     "period_from": {"name": "from", "in": "query", "description": "First UTC day: YYYY-MM-DD or ms (default: the beginning)", "schema": {"type": "string"}},
     "period_to": {"name": "to", "in": "query", "description": "Last UTC day, inclusive: YYYY-MM-DD or ms (default: today)", "schema": {"type": "string"}},
+    "use_purpose": {"name": "purpose", "in": "query", "required": True, "description": "The purpose of the use", "schema": {"type": "string", "enum": list(PURPOSES)}},
+    "count": {"name": "count", "in": "query", "required": True, "description": "Units of use (calls)", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_USE_COUNT}},
 }  # fmt: skip
 _BODIES = {
     ("POST", "/v1/events"): {
@@ -82,6 +91,11 @@ _BODIES[("POST", "/v1/preflight")] = {
     "required": True,
     "content": {"application/json": {"schema": {"type": "object", "required": ["assets", "purpose"]}}},
     "description": '{"assets": [CID, …], "purpose": PURPOSE, "account": DID (optional)}',
+}
+_BODIES[("POST", "/v1/fingerprints/match")] = {
+    "required": True,
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "description": "A fingerprint: whole 32-bit big-endian frames, as an upload's answer gives it (hex-decoded)",
 }
 _SUCCESS = {("POST", "/v1/events"): "202", ("POST", "/v1/content"): "201"}
 

@@ -17,7 +17,8 @@ from storage.state_scan import StateScan
 
 from ..services import Services
 from .context import services_of
-from .errors import ApiError, bad_request
+from .errors import bad_request
+from .request_checks import check_body
 
 
 def match_view(scan: StateScan, match: dict[str, Any] | Match | None) -> dict[str, Any] | None:
@@ -39,15 +40,15 @@ def reupload_answer(services: Services, fingerprint: bytes) -> dict[str, Any]:
 
 async def match_fingerprint(request: web.Request) -> web.Response:
     """The registered asset a fingerprint (its raw bytes, application/octet-stream) most likely is, or null."""
-    if request.content_type != "application/octet-stream":
-        raise ApiError(415, "unsupported_media_type", "send the fingerprint's bytes as application/octet-stream")
-    if request.content_length is not None and request.content_length > 4 * MAX_FRAMES:
-        raise ApiError(413, "too_large", f"a fingerprint has at most {MAX_FRAMES} frames of 4 bytes")
+    check_body(
+        request, types=("application/octet-stream",), hint="send the fingerprint's bytes as application/octet-stream",
+        max_bytes=4 * MAX_FRAMES, limit_message=f"a fingerprint has at most {MAX_FRAMES} frames of 4 bytes",
+    )
     fingerprint = await request.read()
-    if len(fingerprint) % 4 or len(fingerprint) > 4 * MAX_FRAMES:
-        raise bad_request(f"a fingerprint is whole 32-bit frames, at most {MAX_FRAMES}; this one has {len(fingerprint)} bytes")
+    if not fingerprint or len(fingerprint) % 4 or len(fingerprint) > 4 * MAX_FRAMES:
+        raise bad_request(f"a fingerprint is one or more whole 32-bit frames, at most {MAX_FRAMES}; this one has {len(fingerprint)} bytes")
     with services_of(request).ledger.chain.scan_state() as scan:
-        match = match_view(scan, find_match(scan, fingerprint)) if fingerprint else None
+        match = match_view(scan, find_match(scan, fingerprint))
     return web.json_response({"frames": len(fingerprint) // 4, "match": match})
 
 
