@@ -6,7 +6,10 @@ so what is served and what is documented cannot drift apart.
 
 from __future__ import annotations
 
-from . import access_api, catalog_api, chain_api, consensus_api, content_api, license_api, lineage_api, registry_api, royalty_api
+from . import (
+    access_api, catalog_api, chain_api, consensus_api, content_api, gateway_api, license_api, lineage_api, registry_api,
+    royalty_api,
+)
 from .errors import Handler
 
 Route = tuple[str, str, Handler, str]
@@ -44,3 +47,10 @@ ROUTES: list[Route] = [
     ("GET", "/v1/royalties/{did}", royalty_api.get_royalties, "A rights holder's royalty statement for a period"),
     ("GET", "/v1/assets/{cid}/usage", royalty_api.get_asset_usage, "An asset's usage per day"),
 ]
+
+STANDARD_ROUTES: list[Route] = [
+    ("GET", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: a raw block or a CAR of what this node holds"),
+    ("HEAD", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: the headers of the same answer"),
+]
+"""Endpoints whose contract is another specification (the IPFS trustless gateway), so they
+are served but described there, not in the JSON API's OpenAPI document."""
