@@ -37,6 +37,10 @@ class RpcConfig:
     """Largest JSON or event request body."""
     max_upload_bytes: int = 4 * 1024**3
     """Largest content upload."""
+    feed_subscribers: int = 64
+    """Live feed (websocket) subscribers served at once."""
+    feed_queue: int = 1024
+    """Messages a feed subscriber may fall behind before it is dropped."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ def load_config(path: Path) -> Config:
         port=rpc.integer("port", RpcConfig.port, 0, 65535),
         max_body_bytes=rpc.integer("max_body_bytes", RpcConfig.max_body_bytes, 1024, 2**31),
         max_upload_bytes=rpc.integer("max_upload_bytes", RpcConfig.max_upload_bytes, 1, 2**50),
+        feed_subscribers=rpc.integer("feed_subscribers", RpcConfig.feed_subscribers, 0, 10_000),
+        feed_queue=rpc.integer("feed_queue", RpcConfig.feed_queue, 1, 1_000_000),
     )
     rpc.done()
     mempool = _Section(raw.get("mempool", {}), path, "mempool")

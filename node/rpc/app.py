@@ -8,17 +8,27 @@ from ..services import Services
 from .context import SERVICES
 from .errors import error_middleware
 from .openapi import openapi_document
-from .routes import ROUTES, STANDARD_ROUTES
+from .feed_api import FEED_HUB
+from .feed_hub import FeedHub
+from .routes import OTHER_PROTOCOL_ROUTES, ROUTES
 
 
 async def _openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
 
+async def _end_feeds(app: web.Application) -> None:
+    app[FEED_HUB].close_all("the node is shutting down")
+
+
 def create_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=services.config.rpc.max_body_bytes)
     app[SERVICES] = services
-    for method, path, handler, _ in ROUTES + STANDARD_ROUTES:
+    hub = FeedHub(services.ledger, services.config.rpc.feed_subscribers, services.config.rpc.feed_queue)
+    services.ledger.add_listener(hub.on_head_change)
+    app[FEED_HUB] = hub
+    app.on_shutdown.append(_end_feeds)
+    for method, path, handler, _ in ROUTES + OTHER_PROTOCOL_ROUTES:
         app.router.add_route(method, path, handler)
     app.router.add_get("/v1/openapi.json", _openapi)
     return app

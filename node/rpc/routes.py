@@ -7,7 +7,7 @@ so what is served and what is documented cannot drift apart.
 from __future__ import annotations
 
 from . import (
-    access_api, catalog_api, chain_api, consensus_api, content_api, gateway_api, license_api, lineage_api, registry_api,
+    access_api, catalog_api, chain_api, consensus_api, content_api, feed_api, gateway_api, license_api, lineage_api, registry_api,
     royalty_api,
 )
 from .errors import Handler
@@ -48,9 +48,11 @@ ROUTES: list[Route] = [
     ("GET", "/v1/assets/{cid}/usage", royalty_api.get_asset_usage, "An asset's usage per day"),
 ]
 
-STANDARD_ROUTES: list[Route] = [
+OTHER_PROTOCOL_ROUTES: list[Route] = [
     ("GET", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: a raw block or a CAR of what this node holds"),
     ("HEAD", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: the headers of the same answer"),
+    ("GET", "/v1/feed", feed_api.get_feed, "Live feed (websocket): new heads, finality, and events by kind, account or asset"),
 ]
-"""Endpoints whose contract is another specification (the IPFS trustless gateway), so they
-are served but described there, not in the JSON API's OpenAPI document."""
+"""Endpoints that speak another protocol than the JSON API (the IPFS trustless gateway, a
+websocket), so they are served but described by their own specification or module, not
+in the OpenAPI document."""
