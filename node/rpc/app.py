@@ -10,6 +10,7 @@ from .errors import error_middleware
 from .openapi import openapi_document
 from .feed_api import FEED_HUB
 from .feed_hub import FeedHub
+from .metrics import METRICS, RpcMetrics
 from .routes import OTHER_PROTOCOL_ROUTES, ROUTES
 
 
@@ -22,11 +23,15 @@ async def _end_feeds(app: web.Application) -> None:
 
 
 def create_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=services.config.rpc.max_body_bytes)
-    app[SERVICES] = services
     hub = FeedHub(services.ledger, services.config.rpc.feed_subscribers, services.config.rpc.feed_queue)
-    services.ledger.add_listener(hub.on_head_change)
+    metrics = RpcMetrics(services, hub)
+    # Metrics outermost: they see the status the error middleware gave a refusal.
+    app = web.Application(middlewares=[metrics.middleware, error_middleware], client_max_size=services.config.rpc.max_body_bytes)
+    app[SERVICES] = services
     app[FEED_HUB] = hub
+    app[METRICS] = metrics
+    services.ledger.add_listener(hub.on_head_change)
+    services.ledger.add_listener(metrics.on_head_change)
     app.on_shutdown.append(_end_feeds)
     for method, path, handler, _ in ROUTES + OTHER_PROTOCOL_ROUTES:
         app.router.add_route(method, path, handler)

@@ -7,7 +7,8 @@ so what is served and what is documented cannot drift apart.
 from __future__ import annotations
 
 from . import (
-    access_api, catalog_api, chain_api, consensus_api, content_api, feed_api, gateway_api, license_api, lineage_api, registry_api,
+    access_api, catalog_api, chain_api, consensus_api, content_api, feed_api, gateway_api, license_api, lineage_api, metrics,
+    registry_api,
     royalty_api,
 )
 from .errors import Handler
@@ -52,7 +53,8 @@ OTHER_PROTOCOL_ROUTES: list[Route] = [
     ("GET", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: a raw block or a CAR of what this node holds"),
     ("HEAD", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: the headers of the same answer"),
     ("GET", "/v1/feed", feed_api.get_feed, "Live feed (websocket): new heads, finality, and events by kind, account or asset"),
+    ("GET", "/metrics", metrics.get_metrics, "Prometheus metrics: chain, mempool, peers, feeds, RPC requests"),
 ]
 """Endpoints that speak another protocol than the JSON API (the IPFS trustless gateway, a
-websocket), so they are served but described by their own specification or module, not
+websocket, the Prometheus exposition), so they are served but described by their own specification or module, not
 in the OpenAPI document."""
