@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ from protocol.events import Event
 
 from ..chain.ledger import HeadChange, Ledger
 from .chain_views import event_view
+
+log = logging.getLogger("audiera.rpc.feed")
 
 TOPICS = ("heads", "final", "events")
 
@@ -152,7 +155,17 @@ class FeedHub:
             subscriber.end(reason)
 
     def on_head_change(self, change: HeadChange) -> None:
-        """The ledger's listener: runs on the node's loop inside a block commit, so it only queues."""
+        """The ledger's listener: runs on the node's loop inside a block commit, so it only queues.
+
+        A failure here must not reach the ledger (the listeners after it, and the wake-up of
+        everything waiting for a new head, would be skipped): it is logged and the feed goes on.
+        """
+        try:
+            self._publish(change)
+        except Exception:
+            log.exception("feed could not publish the head change to height %d", self.ledger.head.height)
+
+    def _publish(self, change: HeadChange) -> None:
         if not self.subscribers:
             self._final_height = self.ledger.finalized.height
             return

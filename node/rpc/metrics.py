@@ -9,6 +9,7 @@ never share counts.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Iterator
 
@@ -21,6 +22,8 @@ from ..chain.ledger import HeadChange
 from ..services import Services
 from .errors import Handler
 from .feed_hub import FeedHub
+
+log = logging.getLogger("audiera.rpc.metrics")
 
 BLOCK_INTERVAL_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60)
 RPC_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
@@ -84,7 +87,13 @@ class RpcMetrics:
         self._head_ts = services.ledger.head.ts
 
     def on_head_change(self, change: HeadChange) -> None:
-        """The ledger's listener: counts blocks and observes each one's interval after its parent."""
+        """The ledger's listener: counts blocks and observes each one's interval after its parent (never raises into the ledger)."""
+        try:
+            self._count(change)
+        except Exception:
+            log.exception("metrics could not count a head change")
+
+    def _count(self, change: HeadChange) -> None:
         previous = self._head_ts
         if change.reverted:
             self.reorgs.inc()

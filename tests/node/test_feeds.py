@@ -166,3 +166,15 @@ async def test_the_stdlib_reader_follows_a_filtered_feed_and_learns_why_it_ended
     with pytest.raises(FeedClosed) as closed:
         await asyncio.to_thread(next, messages)
     assert closed.value.code == 1000 and closed.value.reason == "the node is shutting down"
+
+
+async def test_a_failure_while_publishing_never_reaches_the_ledger(caplog):
+    ledger = fake_ledger()
+    hub = FeedHub(ledger, max_subscribers=8, queue_size=16)
+    subscriber = hub.subscribe(FeedFilter())
+    ledger.head = SimpleNamespace(height=1)
+    broken = HeadChange(applied=(SimpleNamespace(events=(), header=None, hash=b""),))  # type: ignore[arg-type]
+    hub.on_head_change(broken)  # must not raise
+    assert "feed could not publish" in caplog.text
+    hub.on_head_change(HeadChange(applied=(SAMPLE,)))
+    assert [m["type"] for m in drained(subscriber)] == ["head", "events"]
