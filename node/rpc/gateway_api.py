@@ -126,6 +126,8 @@ async def get_ipfs(request: web.Request) -> web.StreamResponse:
             raise bad_request(f"{cid_text!r} is not a CID this gateway serves: {exc.message}") from None
         block = await asyncio.get_running_loop().run_in_executor(None, services_of(request).content.get_block, binary)
         if block is None:
+            if "only-if-cached" in request.headers.get("Cache-Control", ""):
+                raise ApiError(412, "not_cached", f"block {cid_text} is not held by this node")
             raise ApiError(404, "not_found", f"block {cid_text} is not held by this node (the gateway does not fetch from peers)")
     if car_request is None:
         return _raw_response(request, cid_text, block)
@@ -186,3 +188,8 @@ def _next_section(blocks) -> bytes | None:
     """The next CAR section, read in a worker thread (the store reads from disk)."""
     found = next(blocks, None)
     return None if found is None else car.car_section(*found)
+
+
+async def get_ipfs_path(request: web.Request) -> web.Response:
+    """A path below a CID: the content here is single files (UnixFS files have no named children)."""
+    raise ApiError(404, "no_path", f"{request.match_info['cid']} is a file on this node: it has no path {request.match_info['path']!r} below it")

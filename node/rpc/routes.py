@@ -52,6 +52,7 @@ ROUTES: list[Route] = [
 OTHER_PROTOCOL_ROUTES: list[Route] = [
     ("GET", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: a raw block or a CAR of what this node holds"),
     ("HEAD", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: the headers of the same answer"),
+    ("GET", "/ipfs/{cid}/{path:.+}", gateway_api.get_ipfs_path, "IPFS trustless gateway: paths (none below a file)"),
     ("GET", "/v1/feed", feed_api.get_feed, "Live feed (websocket): new heads, finality, and events by kind, account or asset"),
     ("GET", "/metrics", metrics.get_metrics, "Prometheus metrics: chain, mempool, peers, feeds, RPC requests"),
     ("GET", "/", explorer_api.get_index, "The explorer: a page to look at the chain, its market and its people"),

@@ -104,9 +104,14 @@ def test_requests_the_gateway_cannot_answer_are_refused_with_reasons(gateway_nod
         (f"/ipfs/{cid}?format=car&dag-scope=deep", None, 400),
         (f"/ipfs/{cid}?format=car&entity-bytes=9:2", None, 400),
         (f"/ipfs/{cid}?format=car&car-version=2", None, 406),
+        (f"/ipfs/{cid}/cover.jpg?format=car", None, 404),
     ]
     for path, accept, expected in cases:
         status, headers, body = fetch(node.url + path, accept=accept)
         assert status == expected, (path, status, body)
         assert b'"message"' in body, (path, body)
+    request = urllib.request.Request(f"{node.url}/ipfs/{unknown}?format=raw", headers={"Cache-Control": "only-if-cached"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 412
     assert node.get("/v1/status")["head_height"] >= 0, "the node still answers"
