@@ -63,14 +63,17 @@ async def get_feed(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
     if not ws.can_prepare(request).ok:
         raise bad_request("the feed is a websocket: connect with an Upgrade: websocket request")
-    await ws.prepare(request)
+    # Subscribed before the first await, so clients upgrading at once cannot pass the limit together.
     subscriber = hub.subscribe(feed_filter)
-    reader = asyncio.create_task(_read_until_closed(ws, subscriber))
+    reader: asyncio.Task | None = None
     try:
+        await ws.prepare(request)
+        reader = asyncio.create_task(_read_until_closed(ws, subscriber))
         await _send_all(request, ws, subscriber)
     finally:
         hub.unsubscribe(subscriber)
-        reader.cancel()
+        if reader is not None:
+            reader.cancel()
     return ws
 
 

@@ -144,7 +144,7 @@ async def test_subscriber_limit_and_bad_filters_are_refused_before_the_upgrade(f
     assert refused.value.status == 503 and refused.value.code == "too_many_subscribers"
     await asyncio.to_thread(first.close)
     await wait_for(lambda: not hub.subscribers, "the first subscription to end when its client closes")
-    for query, wrong in [("kind=asset.nope", "kind"), ("topics=gossip", "topic"), ("account=bob", "did:key"), ("colour=red", "unknown")]:
+    for query, wrong in [("kind=asset.nope", "kind"), ("topics=gossip", "topic"), ("account=bob", "did:key"), ("colour=red", "unknown"), ("kind=access", "websocket")]:
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{url}?{query}") as response:
                 assert response.status == 400
