@@ -119,6 +119,9 @@ def test_every_view_shows_the_chain_and_its_market(start_local_node, browser):
     account = page.open(f"/account/{world.ada.did}", expect="Royalties", name="account")
     assert "Ada Tone" in account and "Income by asset" in account and "First light" in account
     assert page.svg_count() >= 2
+    statement = node.get(f"/v1/royalties/{world.ada.did}")["totals"]["revenue"]
+    points = [element.get_attribute("textContent") for element in page.driver.find_elements("css selector", "#view figure:nth-of-type(2) svg circle title")]
+    assert sum(float(point.split(": ")[1].removesuffix(" cr")) for point in points) == statement, points
     buyer = page.open(f"/account/{world.mia.did}", expect="Licenses held", name="account-licenses")
     assert "license.purchase" in buyer and "in_force" in buyer
 

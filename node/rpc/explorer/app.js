@@ -292,13 +292,15 @@ async function account(did) {
   ]);
   const a = found.account;
   const byAsset = royalties.items.map((item) => ({ label: item.title, value: item.revenue }));
-  // Income over time: each held asset's income per day, times this holder's share.
+  // Income over time: each held asset's income per day, in the proportion this holder's
+  // statement got of that asset's income (the node's split, remainders included).
   const daily = new Map();
   for (const item of royalties.items.slice(0, 10)) {
     const usage = await api(`/v1/assets/${enc(item.asset)}/usage`);
-    for (const day of usage.days) daily.set(day.day, (daily.get(day.day) || 0) + Math.floor((day.revenue * item.share_bps) / 10000));
+    const part = usage.totals.revenue ? item.revenue / usage.totals.revenue : 0;
+    for (const day of usage.days) daily.set(day.day, (daily.get(day.day) || 0) + day.revenue * part);
   }
-  const overTime = [...daily.entries()].sort().map(([label, value]) => ({ label, value }));
+  const overTime = [...daily.entries()].sort().map(([label, value]) => ({ label, value: Math.round(value * 100) / 100 }));
   show(
     h("h1", {}, a.name || "Unregistered account"),
     fields([["did:key", h("span", { class: "mono" }, a.did)], ["Roles", (a.roles || []).join(", ")], ["Balance", credits(a.balance)],
