@@ -113,6 +113,7 @@ def main() -> None:
             # in turns: a single measurement of either varied by a third between runs.
             source, sink = nodes[1], nodes[2]
             source_peer = get(source.url, "/v1/status")["node_id"]
+            sink_peer = get(sink.url, "/v1/status")["node_id"]
             transfers, streams = [], []
             for _ in range(args.transfer_runs):
                 content = os.urandom(args.content_mb * 1_000_000)  # new bytes: the sink has none of them
@@ -120,6 +121,8 @@ def main() -> None:
                 t0 = time.monotonic()
                 post(sink.url, f"/v1/content/{cid}/fetch", b"", "application/json")
                 transfers.append(len(content) / (time.monotonic() - t0) / 1e6)
+                # The source answers the perf protocol only to a peer its operator named.
+                post(source.url, "/v1/admin/perf", json.dumps({"allow": sink_peer, "bytes": len(content)}).encode(), "application/json")
                 stream = post(sink.url, "/v1/admin/perf", json.dumps({"peer": source_peer, "bytes": len(content)}).encode(), "application/json")
                 streams.append(stream["mb_s"])
             transfer_mb_s, stream_mb_s = statistics.median(transfers), statistics.median(streams)

@@ -8,11 +8,14 @@ generator, as an authority importing its own blocks, does not pass through). The
 real node starts on that data directory and each query is timed over a kept-alive HTTP
 connection from this process; the node's resident memory is read from /proc.
 
-    python bench/queries.py [--assets 100000] [--accesses 1000000] [--runs 200] [--dir DIR] [--reuse DIR]
+    python bench/queries.py [--assets 100000] [--accesses 1000000] [--models 1000] [--uses 100000] [--runs 200] [--dir DIR] [--reuse DIR]
 
 The store holds one asset with 10,000 events (history), a model with 1,000 training
 assets on a base model (lineage), and a rights holder with 10,000 paid accesses
-(royalties); the other accesses fall on random assets over 30 days of block time.
+(royalties); the other accesses fall on random assets over 30 days of block time. The
+holder of one open asset is paid through ``--models`` models trained on it by ``--uses``
+usage records (lineage statement), and every asset carries a random fingerprint, looked
+up as noisy trimmed copies through ``POST /v1/fingerprints/match`` (fingerprint lookup).
 ``--reuse DIR`` keeps the generated store in DIR and, when it is already there, skips
 generation (it takes minutes at the default sizes).
 """
@@ -52,14 +55,19 @@ from protocol.events import (  # noqa: E402
     ManifestEntry,
     Media,
     ModelRegister,
+    ModelTermsSet,
     ParticipantRegister,
     Share,
+    UsageRecord,
     manifest_leaf,
 )
 from protocol.genesis import Genesis  # noqa: E402
 from protocol.encoding import encode  # noqa: E402
+from protocol.fingerprints import MIN_OVERLAP_FRAMES, pack_fingerprint  # noqa: E402
+from protocol.model_terms import PER_USE, ModelTerms  # noqa: E402
 from protocol.keys import Domain, SigningKey  # noqa: E402
 from protocol.merkle import merkle_root  # noqa: E402
+from protocol.records import get_asset  # noqa: E402
 from protocol.state import BlockContext, apply_block  # noqa: E402
 from protocol.terms import ALLOWED, PER_ACCESS, PURCHASE, Terms  # noqa: E402
 from storage.database import open_stores  # noqa: E402
@@ -73,6 +81,8 @@ HOLDER_ASSETS = 100
 MODEL_ASSETS = 1_000
 BASE_ASSETS = 100
 CREDITS = 10**12
+FINGERPRINT_FRAMES = MIN_OVERLAP_FRAMES
+"""Frames of the random fingerprint each generated asset carries (about 5 s: enough to be matched)."""
 GENRES = ["ambient", "techno", "jazz", "hip-hop", "classical", "folk", "house", "drum-and-bass", "soul", "rock", "lofi", "cinematic"]
 TYPES = ["track", "track", "track", "stem", "sample", "sound_effect"]
 SYLLABLES = ["ka", "lo", "mi", "ra", "ne", "su", "to", "vi", "da", "po", "re", "shi", "an", "el", "or", "un"]
@@ -209,6 +219,7 @@ def generate(data_dir: Path, genesis: Genesis, authority: SigningKey, people: di
                 rights_holders=holders,
                 parents=(),
                 terms=terms,
+                fingerprint=random_fingerprint(rng),
             )
             writer.send(owner, body)
             assets.append((body.cid, kind))
@@ -244,19 +255,19 @@ def generate(data_dir: Path, genesis: Genesis, authority: SigningKey, people: di
             writer.target_ts = start + 5 * DAY_MS + int(n / len(plan) * (SPAN_DAYS - 5) * DAY_MS)
             consumer = consumers[n % len(consumers)]
             if what == "hot":
-                body = Access(hot, hot_purpose, None, None, node_id, 1)
+                body = Access(hot, hot_purpose, None, None, node_id, 1, 10**9)
             elif what == "holder":
-                body = Access(rng.choice(holder_assets), "ai_inference", None, None, node_id, 1)
+                body = Access(rng.choice(holder_assets), "ai_inference", None, None, node_id, 1, 10**9)
             elif bought and n % 50 == 0:
                 who, cid = bought[rng.randrange(len(bought))]
                 consumer = consumers[who]
-                body = Access(cid, "ai_training", None, None, node_id, 1)
+                body = Access(cid, "ai_training", None, None, node_id, 1, 10**9)
             else:
                 while True:
                     cid, kind = assets[rng.randrange(HOLDER_ASSETS, len(assets))]
                     if metered_purpose[kind] and cid != hot:
                         break
-                body = Access(cid, metered_purpose[kind], None, None, node_id, 1)
+                body = Access(cid, metered_purpose[kind], None, None, node_id, 1, 10**9)
             writer.send(consumer, body)
             if (n + 1) % 100_000 == 0:
                 log(f"  {n + 1} accesses ({time.perf_counter() - started:.0f} s)")
@@ -275,6 +286,8 @@ def generate(data_dir: Path, genesis: Genesis, authority: SigningKey, people: di
         writer.flush()
         writer.send(app_dev, AppRegister("bench-app", "1.0", (trained.id,)))
         writer.flush()
+        # Not the hot asset (free_training[0]): every paid use lands in the history of the assets it pays.
+        lineage_holder, uses_s = generate_model_use(writer, rng, people, free_training[-1], args, start, log)
         head = stores.chain.head()
         return {
             "assets": args.assets,
@@ -291,9 +304,63 @@ def generate(data_dir: Path, genesis: Genesis, authority: SigningKey, people: di
             "words": [words[0], words[1], words[5], words[40], words[300]],
             "creator": creators[7].did,
             "isrc": isrc,
+            "lineage_holder": lineage_holder,
+            "uses_s": round(uses_s, 1),
+            "fingerprint_queries": [f.hex() for f in fingerprint_queries(stores, assets, rng)],
         }
     finally:
         stores.close()
+
+
+def random_fingerprint(rng: random.Random) -> bytes:
+    return pack_fingerprint([rng.getrandbits(32) for _ in range(FINGERPRINT_FRAMES)])
+
+
+def generate_model_use(writer: ChainWriter, rng: random.Random, people: dict, asset: str, args, start: int, log) -> tuple[str, float]:
+    """``--models`` models trained on one open asset, each with terms, and ``--uses`` usage records over 25 days."""
+    started = time.perf_counter()
+    dev, consumers = people["dev"], people["consumers"]
+    models = []
+    for n in range(args.models):
+        manifest = (ManifestEntry(asset, None),)
+        registered = writer.send(dev, ModelRegister(f"use-model-{n}", "1.0", None, manifest, merkle_root([manifest_leaf(manifest[0])])))
+        models.append(registered.id)
+    writer.flush()
+    terms = ModelTerms.make({"ai_inference": (PER_USE, 1)}, training_share_bps=3_000)
+    for model_id in models:
+        writer.send(dev, ModelTermsSet(model_id, terms))
+    writer.flush()
+    for n in range(args.uses):
+        writer.target_ts = start + 5 * DAY_MS + int(n / args.uses * (SPAN_DAYS - 5) * DAY_MS)
+        end = writer.target_ts - 2 * PERIOD_MS  # the block may round its time down to the period
+        count = rng.randint(1, 1_000)
+        writer.send(consumers[n % len(consumers)], UsageRecord(rng.choice(models), None, "ai_inference", count, end - 3_600_000, end, count))
+        if (n + 1) % 50_000 == 0:
+            log(f"  {n + 1} usage records ({time.perf_counter() - started:.0f} s)")
+    writer.flush()
+    return first_holder(writer, asset), time.perf_counter() - started
+
+
+def first_holder(writer: ChainWriter, cid: str) -> str:
+    with writer.chain.scan_state() as scan:
+        record = get_asset(scan, cid)
+    assert record is not None
+    return record.holders[0]
+
+
+def fingerprint_queries(stores, assets: list[tuple[str, str]], rng: random.Random) -> list[bytes]:
+    """Registered fingerprints as a re-upload would give them: 10% of bits flipped, the first 40 frames trimmed."""
+    queries = []
+    with stores.chain.scan_state() as scan:
+        for cid, _ in rng.sample(assets, min(20, len(assets))):
+            words = [int.from_bytes(w, "big") for w in _chunks(scan.get(b"fpr/" + cid.encode()) or b"")]
+            noisy = [word ^ sum(1 << bit for bit in range(32) if rng.random() < 0.1) for word in words[40:]]
+            queries.append(pack_fingerprint(noisy))
+    return queries
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + 4] for i in range(0, len(data), 4)]
 
 
 # --- measuring ------------------------------------------------------------------------------
@@ -311,6 +378,14 @@ class Http:
         document = self.client.get(path)
         return (time.perf_counter() - started) * 1000, document
 
+    def post(self, path: str, body: bytes) -> dict:
+        self.connection.request("POST", path, body=body, headers={"Content-Type": "application/octet-stream"})
+        response = self.connection.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"POST {path}: HTTP {response.status} {answer[:300]!r}")
+        return json.loads(answer)
+
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
@@ -321,6 +396,19 @@ def measure(client: Http, paths: list[str], runs: int, rng: random.Random) -> li
     for path in paths[:10]:
         client.get(path)  # warm the caches a first request would fill
     return [client.get(rng.choice(paths))[0] for _ in range(runs)]
+
+
+def measure_fingerprints(client: Http, queries: list[str], runs: int) -> tuple[list[float], int]:
+    """POST each noisy copy's fingerprint to the match endpoint; (timings, copies found)."""
+    timings, found = [], set()
+    for n in range(runs):
+        body = bytes.fromhex(queries[n % len(queries)])
+        started = time.perf_counter()
+        answer = client.post("/v1/fingerprints/match", body)
+        timings.append((time.perf_counter() - started) * 1000)
+        if answer["match"] is not None:
+            found.add(n % len(queries))
+    return timings, len(found)
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -371,7 +459,10 @@ def query_paths(client: Http, facts: dict) -> dict[str, list[str]]:
         cursor = client.get(lineage[-1])[1]["assets"]["next"]
     holder = q(facts["holder"])
     royalties = [f"/v1/royalties/{holder}", f"/v1/royalties/{holder}?from=1970-01-01", f"/v1/royalties/{holder}"]
-    return {"search": search, "history": history, "lineage": lineage, "royalties": royalties, "_history_pages": [str(len(history))]}
+    lineage_holder = q(facts["lineage_holder"])
+    lineage_statement = [f"/v1/royalties/{lineage_holder}/lineage", f"/v1/royalties/{lineage_holder}/lineage?from=1970-01-01"]
+    return {"search": search, "history": history, "lineage": lineage, "royalties": royalties, "lineage_statement": lineage_statement,
+            "_history_pages": [str(len(history))]}
 
 
 def main() -> None:
@@ -380,6 +471,8 @@ def main() -> None:
     parser.add_argument("--accesses", type=int, default=1_000_000)
     parser.add_argument("--consumers", type=int, default=2_000)
     parser.add_argument("--creators", type=int, default=1_000)
+    parser.add_argument("--models", type=int, default=1_000, help="models whose use pays one holder")
+    parser.add_argument("--uses", type=int, default=100_000, help="usage.record events over those models")
     parser.add_argument("--runs", type=int, default=200, help="timed requests per query kind")
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one, removed after)")
     parser.add_argument("--reuse", type=Path, help="keep the generated store here; reuse it if already generated")
@@ -421,7 +514,10 @@ def main() -> None:
             client = Http(node.url)
             paths = query_paths(client, facts)
             rng = random.Random(7)
-            figures = {kind: measure(client, paths[kind], args.runs, rng) for kind in ("search", "history", "lineage", "royalties")}
+            kinds = ("search", "history", "lineage", "royalties", "lineage_statement")
+            figures = {kind: measure(client, paths[kind], args.runs, rng) for kind in kinds}
+            figures["fingerprint_lookup"], matched = measure_fingerprints(client, facts["fingerprint_queries"], args.runs)
+            _, lineage_income = client.get(paths["lineage_statement"][0])
             memory = memory_mb(node.process.pid)
             _, statement = client.get(paths["royalties"][0])
             _, lineage = client.get(paths["lineage"][0])
@@ -439,6 +535,10 @@ def main() -> None:
         ("asset history", f"p50 {result['history_p50_ms']} ms, p99 {result['history_p99_ms']} ms ({paths['_history_pages'][0]} pages of 100 of one asset's events)"),
         ("model lineage", f"p50 {result['lineage_p50_ms']} ms, p99 {result['lineage_p99_ms']} ms ({lineage['model']['manifest_size']} training assets + base, {len(lineage['people'])} people, pages of 100)"),
         ("royalty statement", f"p50 {result['royalties_p50_ms']} ms, p99 {result['royalties_p99_ms']} ms ({statement['totals']['paid_accesses']} paid accesses, {len(statement['items'])} assets)"),
+        ("lineage statement", f"p50 {result['lineage_statement_p50_ms']} ms, p99 {result['lineage_statement_p99_ms']} ms "
+                              f"({len(lineage_income['items'])} models, {lineage_income['totals']['uses']} use events)"),
+        ("fingerprint lookup", f"p50 {result['fingerprint_lookup_p50_ms']} ms, p99 {result['fingerprint_lookup_p99_ms']} ms "
+                               f"({facts['assets']} fingerprinted assets; {matched} of {len(facts['fingerprint_queries'])} noisy copies found)"),
         ("node RSS", f"{result['rss_mb']} MB: {memory['RssAnon']:.0f} MB heap and caches, {memory['RssFile']:.0f} MB mapped LevelDB files (peak {memory['VmHWM']:.0f} MB)"),
     ]
     emit(table, result)

@@ -37,10 +37,26 @@ class RpcConfig:
     """Largest JSON or event request body."""
     max_upload_bytes: int = 4 * 1024**3
     """Largest content upload."""
+    idle_timeout_s: int = 15
+    """A connection that has not sent a whole request (headers) this long after opening or after its last answer is closed."""
+    max_connections: int = 512
+    """Open RPC connections; more are answered 503 and closed."""
+    max_concurrent_uploads: int = 8
+    """Uploads streamed at once; more are answered 429."""
     feed_subscribers: int = 64
     """Live feed (websocket) subscribers served at once."""
     feed_queue: int = 1024
     """Messages a feed subscriber may fall behind before it is dropped."""
+
+
+@dataclass(frozen=True)
+class ContentConfig:
+    pending_ttl_s: int = 3600
+    """Uploaded content that no asset.register names after this long is removed."""
+    max_pending_bytes: int = 16 * 1024**3
+    """Bytes of uploaded content not yet registered, node-wide; an upload past it gets 507."""
+    max_pending_files: int = 1000
+    """Uploaded files not yet registered, node-wide; an upload past it gets 429."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class Config:
     rpc: RpcConfig = field(default_factory=RpcConfig)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
     log_level: str = "info"
 
     @property
@@ -94,7 +111,7 @@ def dev_config(data_dir: Path | None = None) -> Config:
     )
 
 
-_SECTIONS = {"node", "rpc", "mempool", "p2p"}
+_SECTIONS = {"node", "rpc", "mempool", "p2p", "content"}
 
 
 def load_config(path: Path) -> Config:
@@ -127,6 +144,9 @@ def load_config(path: Path) -> Config:
         port=rpc.integer("port", RpcConfig.port, 0, 65535),
         max_body_bytes=rpc.integer("max_body_bytes", RpcConfig.max_body_bytes, 1024, 2**31),
         max_upload_bytes=rpc.integer("max_upload_bytes", RpcConfig.max_upload_bytes, 1, 2**50),
+        idle_timeout_s=rpc.integer("idle_timeout_s", RpcConfig.idle_timeout_s, 1, 3600),
+        max_connections=rpc.integer("max_connections", RpcConfig.max_connections, 1, 100_000),
+        max_concurrent_uploads=rpc.integer("max_concurrent_uploads", RpcConfig.max_concurrent_uploads, 1, 1024),
         feed_subscribers=rpc.integer("feed_subscribers", RpcConfig.feed_subscribers, 0, 10_000),
         feed_queue=rpc.integer("feed_queue", RpcConfig.feed_queue, 1, 1_000_000),
     )
@@ -145,6 +165,13 @@ def load_config(path: Path) -> Config:
         identity_seed=p2p.optional_text("identity_seed"),
     )
     p2p.done()
+    content = _Section(raw.get("content", {}), path, "content")
+    content_config = ContentConfig(
+        pending_ttl_s=content.integer("pending_ttl_s", ContentConfig.pending_ttl_s, 1, 10**8),
+        max_pending_bytes=content.integer("max_pending_bytes", ContentConfig.max_pending_bytes, 1, 2**60),
+        max_pending_files=content.integer("max_pending_files", ContentConfig.max_pending_files, 1, 10**7),
+    )
+    content.done()
     return Config(
         data_dir=data_dir,
         genesis_file=genesis,
@@ -153,6 +180,7 @@ def load_config(path: Path) -> Config:
         rpc=rpc_config,
         mempool=mempool_config,
         p2p=p2p_config,
+        content=content_config,
         log_level=log_level,
     )
 

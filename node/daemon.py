@@ -8,25 +8,26 @@ import logging
 import signal
 from pathlib import Path
 
-from aiohttp import web
-
 from protocol.genesis import Genesis
 from protocol.keys import SigningKey
 from protocol.state import BlockContext
 from storage.database import Stores, open_stores
 
 from node.chain.clock import Clock, system_clock
+from node.chain.content_sweeper import run_content_sweeper
 from .config import Config, ConfigError
 from node.files.genesis_file import load_genesis, write_genesis
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
+from node.chain.journal import EventJournal
 from node.files.node_keys import key_from_seed, read_key_file, write_key_file
 from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
-from .p2p.service import NetworkService
+from .p2p.network import Network
 from node.chain.producer import BlockProducer
 from .rpc.app import create_app
+from .rpc.server import serve_rpc
 from .services import Services
 
 log = logging.getLogger("audiera.node")
@@ -113,10 +114,14 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
     ledger.add_listener(lambda change: _update_mempool(mempool, change, genesis.block_period_ms))
     key = load_authority(config, ledger.authorities)
-    intake = EventIntake(ledger, mempool, stores.content, clock)
+    journal = EventJournal(config.data_dir / "events.journal")
+    intake = EventIntake(ledger, mempool, stores.content, clock, journal)
+    journaled = journal.open()
+    if journaled:
+        log.info("re-admitted %d of %d journaled event(s)", intake.readmit_journaled(journaled), len(journaled))
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
     importer = BlockImporter(ledger, clock)
-    network = NetworkService(
+    network = Network(
         config.p2p,
         node_key,
         ledger,
@@ -151,20 +156,11 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         await _serve(services, key, ready_file)
     finally:
         await network.stop()
+        journal.close()
 
 
 async def _serve(services: Services, key: SigningKey | None, ready_file: Path | None) -> None:
-    config = services.config
-    runner = web.AppRunner(create_app(services), access_log=None, handle_signals=False)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, config.rpc.host, config.rpc.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ConfigError(f"cannot listen for RPC on {config.rpc.host}:{config.rpc.port}: {exc.strerror}; pass --rpc-port") from None
-        host, port = runner.addresses[0][:2]
-        url = f"http://{host}:{port}"
+    async with serve_rpc(create_app(services), services.config.rpc) as url:
         log.info(
             "network %s (genesis %s), head %d; RPC %s; peer %s; %s",
             services.genesis.network_id,
@@ -185,7 +181,15 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with asyncio.TaskGroup() as tasks:
-            workers = [tasks.create_task(services.network.run(), name="network")]
+            workers = [
+                tasks.create_task(services.network.run(), name="network"),
+                tasks.create_task(
+                    run_content_sweeper(
+                        services.content, services.ledger, services.mempool, services.clock, services.config.content.pending_ttl_s
+                    ),
+                    name="content-sweeper",
+                ),
+            ]
             if key is not None:
                 producer = BlockProducer(
                     services.ledger,
@@ -194,13 +198,11 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
                     services.clock,
                     services.network.announce_block,
                     may_produce=services.network.ready_to_produce,
-                    block_in_flight=services.network.children_seen.__contains__,
+                    block_in_flight=services.network.block_in_flight,
                 )
                 workers.append(tasks.create_task(producer.run(), name="producer"))
             tasks.create_task(_cancel_on(stop, workers), name="shutdown")
         log.info("shutting down at head %d", services.ledger.head.height)
-    finally:
-        await runner.cleanup()
 
 
 async def _cancel_on(stop: asyncio.Event, workers: list[asyncio.Task]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from .daemon import run_node
 from node.files.genesis_file import load_genesis
 from node.chain.clock import system_clock
 from node.chain.reexecute import verify_stores
+
+
+PRIVATE_UMASK = 0o077
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +64,9 @@ def verify(config: Config) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Everything the node writes (LevelDB's files among them, which it opens 0644) is the
+    # operator's alone: other local users must not read keys, the chain or uploads.
+    os.umask(PRIVATE_UMASK)
     try:
         config = resolve_config(args)
         if args.command == "verify":

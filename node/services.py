@@ -13,7 +13,7 @@ from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.ledger import Ledger
 from node.chain.mempool import Mempool
-from .p2p.service import NetworkService
+from .p2p.network import Network
 
 
 @dataclass(frozen=True)
@@ -29,5 +29,5 @@ class Services:
     node_id: str
     """This node's libp2p peer id: the serving node named in access events."""
     clock: Clock
-    network: NetworkService
+    network: Network
     importer: BlockImporter

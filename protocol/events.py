@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 from .encoding import decode, encode, sha256
 from .errors import InvalidEvent
 from .fields import FieldReader
+from .fingerprints import MAX_FRAMES
 from .keys import Domain, SignatureCheck, SigningKey
+from .model_terms import ModelTerms, parse_model_terms
 from .terms import PURPOSES, Terms, parse_terms
 
 EVENT_VERSION = 1
@@ -154,6 +156,8 @@ class AssetRegister(Body):
     rights_holders: tuple[Share, ...]
     parents: tuple[Parent, ...]
     terms: Terms
+    fingerprint: bytes = b""
+    """Acoustic fingerprint the uploading node computed (protocol/fingerprints.py), or b"" if none."""
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -170,6 +174,7 @@ class AssetRegister(Body):
             "rights_holders": [share.to_wire() for share in self.rights_holders],
             "parents": [parent.to_wire() for parent in self.parents],
             "terms": self.terms.to_wire(),
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
@@ -189,6 +194,7 @@ class AssetRegister(Body):
             rights_holders=r.items("rights_holders", parse_share, min_items=1, max_items=16),
             parents=r.items("parents", parse_parent, max_items=16),
             terms=r.nested("terms", parse_terms),  # type: ignore[arg-type]
+            fingerprint=_fingerprint(r),
         )
         r.done()
         if len({share.account for share in body.rights_holders}) != len(body.rights_holders):
@@ -201,6 +207,13 @@ class AssetRegister(Body):
         if any(parent.asset == body.cid for parent in body.parents):
             raise InvalidEvent(f"{cls.KIND} body.parents names the asset itself")
         return body
+
+
+def _fingerprint(r: FieldReader) -> bytes:
+    value = r.raw("fingerprint")
+    if not isinstance(value, bytes) or len(value) % 4 or len(value) > 4 * MAX_FRAMES:
+        raise r.fail("fingerprint", f"must be bytes: whole 32-bit frames, at most {MAX_FRAMES} of them")
+    return value
 
 
 @dataclass(frozen=True)
@@ -325,6 +338,8 @@ class Access(Body):
     node: str
     """libp2p peer id of the node that serves the content."""
     bytes: int
+    max_price: int
+    """The most the consumer agrees to pay for this access, so a change of terms cannot overcharge."""
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -334,6 +349,7 @@ class Access(Body):
             "app": self.app,
             "node": self.node,
             "bytes": self.bytes,
+            "max_price": self.max_price,
         }
 
     @classmethod
@@ -346,6 +362,7 @@ class Access(Body):
             app=r.digest("app", optional=True),
             node=r.text("node", min_len=1, max_len=128),
             bytes=r.integer("bytes"),
+            max_price=r.integer("max_price"),
         )
         r.done()
         return body
@@ -438,6 +455,78 @@ class AppRegister(Body):
 
 
 @dataclass(frozen=True)
+class ModelTermsSet(Body):
+    """The terms of a model's use, set by its developer; they apply from the block they land in."""
+
+    KIND: ClassVar[str] = "model.terms"
+    model: bytes
+    terms: ModelTerms
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"model": self.model, "terms": self.terms.to_wire()}
+
+    @classmethod
+    def from_wire(cls, value: Any) -> "ModelTermsSet":
+        r = _reader(value, cls.KIND)
+        body = cls(model=r.digest("model"), terms=r.nested("terms", parse_model_terms))  # type: ignore[arg-type]
+        r.done()
+        return body
+
+
+MAX_USE_COUNT = 10**12
+"""Units one usage.record may count (a year of a million calls a second fits)."""
+
+
+@dataclass(frozen=True)
+class UsageRecord(Body):
+    """Use of a model, or of an app (and so of each of its models), over a period: one batch, paid at once."""
+
+    KIND: ClassVar[str] = "usage.record"
+    model: bytes | None
+    """The model used; None when the use is of an app."""
+    app: bytes | None
+    """The app used; None when the use is of a model directly."""
+    purpose: str
+    count: int
+    """Units used (calls, seconds, tracks … as the model's terms price them)."""
+    period_start: int
+    """Block-time ms at which the counted use began (informative; paid when the event lands)."""
+    period_end: int
+    max_price: int
+    """The most the payer agrees to pay for the whole batch, so a change of terms cannot overcharge."""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "app": self.app,
+            "purpose": self.purpose,
+            "count": self.count,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "max_price": self.max_price,
+        }
+
+    @classmethod
+    def from_wire(cls, value: Any) -> "UsageRecord":
+        r = _reader(value, cls.KIND)
+        body = cls(
+            model=r.digest("model", optional=True),
+            app=r.digest("app", optional=True),
+            purpose=r.choice("purpose", PURPOSES),
+            count=r.integer("count", low=1, high=MAX_USE_COUNT),
+            period_start=r.integer("period_start"),
+            period_end=r.integer("period_end"),
+            max_price=r.integer("max_price"),
+        )
+        r.done()
+        if (body.model is None) == (body.app is None):
+            raise InvalidEvent(f"{cls.KIND} body must name exactly one of model and app")
+        if body.period_start > body.period_end:
+            raise InvalidEvent(f"{cls.KIND} body.period_start is after period_end")
+        return body
+
+
+@dataclass(frozen=True)
 class AuthorityVote(Body):
     KIND: ClassVar[str] = "authority.vote"
     candidate: str
@@ -468,6 +557,8 @@ BODY_TYPES: dict[str, type[Body]] = {
         Access,
         ModelRegister,
         AppRegister,
+        ModelTermsSet,
+        UsageRecord,
         AuthorityVote,
     )
 }

@@ -93,6 +93,16 @@ def get_app(state: StateView, app_id: bytes) -> AppRecord | None:
     return None if raw is None else AppRecord(**decode_stored(raw))
 
 
+def training_key(model_id: bytes) -> bytes:
+    """The model's training assets in manifest order: read by the rule that pays them for its use."""
+    return b"mtrain/" + model_id
+
+
+def get_training_assets(state: StateView, model_id: bytes) -> list[str]:
+    raw = state.get(training_key(model_id))
+    return [] if raw is None else list(decode_stored(raw))
+
+
 def trained_on_key(cid: str, model_id: bytes) -> bytes:
     return TRAINED_ON + cid.encode() + b"\x00" + model_id
 
@@ -173,6 +183,7 @@ def apply_model_register(state: StateOverlay, event: Event, body: ModelRegister,
         manifest_size=len(body.manifest),
     )
     state.put(model_key(event.id), encode(record.to_wire()))
+    state.put(training_key(event.id), encode([entry.asset for entry in body.manifest]))
     state.put(MODELS_BY + author.encode() + b"\x00" + event.id, b"")
     if body.base_model is not None:
         state.put(DERIVED + body.base_model + event.id, b"")

@@ -118,6 +118,11 @@ def apply_access(state: StateOverlay, event: Event, body: Access, context: Block
         assert record is not None
         record.used += 1
         set_license(state, verdict.license, record)
+    if verdict.basis == PER_ACCESS_BASIS and verdict.price > body.max_price:
+        raise Rejected(
+            f"an access to asset {body.asset} for {body.purpose} costs {verdict.price} credits under the terms in force "
+            f"since block {asset.terms_since}, more than the max_price of {body.max_price}"
+        )
     if verdict.basis == PER_ACCESS_BASIS:
         what = f"an access to asset {body.asset} for {body.purpose}"
         parts = pay_holders(state, event.author, verdict.price, asset.shares, what)

@@ -53,21 +53,33 @@ def _add_credits(state: StateOverlay, did: str, earned: int = 0, spent: int = 0)
     state.put(credits_key(did), encode([total_earned + earned, total_spent + spent]))
 
 
+def split_evenly(amount: int, count: int) -> list[int]:
+    """``amount`` in ``count`` equal parts; the remainder one each to the first parts (largest remainder, equal weights)."""
+    whole, left = divmod(amount, count)
+    return [whole + (1 if position < left else 0) for position in range(count)]
+
+
 def pay_holders(state: StateOverlay, payer: str, amount: int, shares: list[tuple[str, int]], what: str) -> list[tuple[str, int]]:
     """Move ``amount`` from ``payer`` to the holders by share; Rejected if the payer cannot afford it."""
+    parts = split_payment(amount, shares)
+    transfer(state, payer, amount, parts, what)
+    return parts
+
+
+def transfer(state: StateOverlay, payer: str, amount: int, parts: list[tuple[str, int]], what: str) -> None:
+    """Move ``amount`` from ``payer`` to the receivers of ``parts`` (which sum to it); Rejected if the payer cannot afford it."""
+    assert sum(part for _, part in parts) == amount, "a payment's parts must sum to the amount paid"
     account = get_account(state, payer)
     if account.balance < amount:
         raise Rejected(f"{what} costs {amount} credits and {payer} has {account.balance}")
-    parts = split_payment(amount, shares)
     if amount == 0:
-        return parts
+        return
     account.balance -= amount
     set_account(state, payer, account)
     _add_credits(state, payer, spent=amount)
-    for holder, part in parts:
+    for receiver_did, part in parts:
         if part:
-            receiver = get_account(state, holder)
+            receiver = get_account(state, receiver_did)
             receiver.balance += part
-            set_account(state, holder, receiver)
-            _add_credits(state, holder, earned=part)
-    return parts
+            set_account(state, receiver_did, receiver)
+            _add_credits(state, receiver_did, earned=part)

@@ -118,7 +118,7 @@ def asset_key(cid: str) -> bytes:
 @dataclass
 class AssetRecord:
     registration: dict[str, Any]
-    """The asset.register body as signed."""
+    """The asset.register body as signed, but for its fingerprint (kept under ``fpr/<cid>``)."""
     registrant: str
     registered_at: int
     """Height of the registration."""
@@ -128,6 +128,8 @@ class AssetRecord:
     terms_since: int
     """Height from which ``terms`` apply."""
     status: str = ACTIVE
+    reupload_of: dict[str, Any] | None = None
+    """The registered asset whose recording this one likely is again (protocol/fingerprints.py's Match), if any."""
 
     def to_wire(self) -> dict[str, Any]:
         return dict(self.__dict__)

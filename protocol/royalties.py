@@ -63,6 +63,8 @@ class Counters:
     purchases: int = 0
     revenue: int = 0
     """Credits: paid in total (usage rows) or received by one holder (royalty rows)."""
+    purchase_revenue: int = 0
+    """The part of ``revenue`` paid for licenses (the rest was paid per access)."""
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -70,6 +72,7 @@ class Counters:
             "paid_accesses": self.paid_accesses,
             "purchases": self.purchases,
             "revenue": self.revenue,
+            "purchase_revenue": self.purchase_revenue,
         }
 
     def add(self, other: "Counters") -> None:
@@ -78,6 +81,7 @@ class Counters:
         self.paid_accesses += other.paid_accesses
         self.purchases += other.purchases
         self.revenue += other.revenue
+        self.purchase_revenue += other.purchase_revenue
 
 
 def decode_counters(raw: bytes | None) -> Counters:
@@ -91,6 +95,7 @@ def _bump(state: StateOverlay, key: bytes, purpose: str | None, purchase: bool, 
     counters.paid_accesses += int(paid)
     counters.purchases += int(purchase)
     counters.revenue += revenue
+    counters.purchase_revenue += revenue if purchase else 0
     state.put(key, encode(counters.to_wire()))
 
 

@@ -9,7 +9,8 @@ they commit with their block, are undone with it and are covered by the state ro
 
 The rules of each kind live with their records: participants and assets here, the
 market (licenses, purchases, access) in protocol/market.py, models and apps in
-protocol/lineage.py, the authority set and its votes in protocol/authorities.py.
+protocol/lineage.py, their terms and paid use in protocol/usage.py, the authority set
+and its votes in protocol/authorities.py.
 """
 
 from __future__ import annotations
@@ -34,11 +35,15 @@ from .events import (
     LicensePurchase,
     LicenseRevoke,
     ModelRegister,
+    ModelTermsSet,
     ParticipantRegister,
+    UsageRecord,
 )
+from .fingerprints import find_match, index_fingerprint
 from .genesis import Genesis
 from .lineage import apply_app_register, apply_model_register
 from .market import apply_access, apply_license_grant, apply_license_purchase, apply_license_revoke
+from .usage import apply_model_terms, apply_usage_record
 from .records import (  # noqa: F401  (re-exported: the state API other packages import from here)
     ACTIVE,
     WITHDRAWN,
@@ -132,15 +137,21 @@ def _asset_register(state: StateOverlay, event: Event, body: AssetRegister, cont
         raise Rejected("the registering account must be one of the asset's rights holders")
     for parent in body.parents:
         require_asset(state, parent.asset)
+    registration = body.to_wire()
+    fingerprint = registration.pop("fingerprint")  # kept under its own key: records are read often, fingerprints rarely
+    match = find_match(state, fingerprint) if fingerprint else None
     record = AssetRecord(
-        registration=body.to_wire(),
+        registration=registration,
         registrant=event.author,
         registered_at=context.height,
         register_event=event.id,
         terms=body.terms.to_wire(),
         terms_since=context.height,
+        reupload_of=None if match is None else match.to_wire(),
     )
     set_asset(state, body.cid, record)
+    if fingerprint:
+        index_fingerprint(state, body.cid, fingerprint)
     index_asset(state, record)
     for share in body.rights_holders:
         state.put(held_asset_key(share.account, body.cid), b"")
@@ -184,6 +195,8 @@ _HANDLERS: dict[type[Body], Handler] = {
     Access: apply_access,
     ModelRegister: apply_model_register,
     AppRegister: apply_app_register,
+    ModelTermsSet: apply_model_terms,
+    UsageRecord: apply_usage_record,
     AuthorityVote: apply_authority_vote,
 }
 

@@ -8,15 +8,26 @@ bench/ingest.py), while every leaf is still served and verified by its own CID.
 An upload goes to a temporary file first; only a complete, hashed file is renamed into
 place and indexed, in one LevelDB batch. A node killed mid-upload leaves only a
 temporary file, removed at the next start.
+
+Content uploaded by a client stays *pending* until an asset registration names it:
+pending content is bounded node-wide (bytes and files, counting uploads in progress) and
+removed once it is older than a time to live (``sweep_pending``). Content fetched from
+peers is never pending: it is fetched for an asset already registered, or on an
+operator's request.
+
+A leaf (256 KiB of bytes) can occur in several files, silence for one. The leaf index
+points at the first file that held it, and each later file that also holds it is
+recorded as a copy, so that removing a file re-points its leaves at a copy.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Collection
 
 import plyvel
 
@@ -26,8 +37,8 @@ from protocol.unixfs import Chunker, DagBuilder
 
 from . import keys
 from .direct_file import DirectFile
-from .errors import ContentError
-from .fsutil import fsync_directory
+from .errors import ContentError, PendingBytesFull, PendingFilesFull, TooManyUploads
+from .fsutil import fsync_directory, make_private_directory
 
 
 @dataclass(frozen=True)
@@ -41,13 +52,42 @@ class ContentInfo:
         return {"cid": self.cid, "size": self.size, "media": self.media}
 
 
+@dataclass(frozen=True)
+class UploadLimits:
+    """What clients' uploads may take of a node at once."""
+
+    max_concurrent: int
+    """Uploads in progress."""
+    max_pending_bytes: int
+    """Bytes of content no registration names yet, uploads in progress included."""
+    max_pending_files: int
+    """Files no registration names yet, uploads in progress included."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    removed: tuple[str, ...]
+    """Pending content older than its time to live, now deleted."""
+    kept: tuple[str, ...]
+    """Pending content a registration names: no longer pending, never removed."""
+
+
 class ContentStore:
     def __init__(self, db: plyvel.DB, directory: Path) -> None:
         self._db = db
         self._files = directory / "files"
         self._tmp = directory / "tmp"
-        self._files.mkdir(parents=True, exist_ok=True)
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        for made in (directory, self._files, self._tmp):
+            make_private_directory(made)
+        # Uploads commit from worker threads while the sweeper removes: one at a time.
+        self._lock = threading.Lock()
+        self.pending_bytes = 0
+        """Bytes of pending content plus what uploads in progress have written."""
+        self.pending_files = 0
+        self._uploads_in_flight = 0
+        for _, raw in self._db.iterator(prefix=keys.CONTENT_PENDING):
+            self.pending_bytes += decode(raw)["size"]
+            self.pending_files += 1
 
     def remove_partial_uploads(self) -> int:
         """Delete what uploads cut off by a crash left behind; returns how many."""
@@ -57,8 +97,84 @@ class ContentStore:
             removed += 1
         return removed
 
-    def start_ingest(self, max_bytes: int) -> "Ingest":
-        return Ingest(self, max_bytes)
+    def start_ingest(self, max_bytes: int, *, limits: UploadLimits | None = None, now_ms: int = 0) -> "Ingest":
+        """An ingest; with ``limits``, a client's upload, counted against those limits and kept as pending from ``now_ms``."""
+        if limits is not None:
+            with self._lock:
+                if self._uploads_in_flight >= limits.max_concurrent:
+                    raise TooManyUploads(f"this node takes {limits.max_concurrent} uploads at a time; retry shortly")
+                if self.pending_files + self._uploads_in_flight >= limits.max_pending_files:
+                    raise PendingFilesFull(
+                        f"this node holds {limits.max_pending_files} uploaded files that no asset registration names yet; "
+                        "register them or wait until unregistered ones expire"
+                    )
+                self._uploads_in_flight += 1
+        return Ingest(self, max_bytes, limits, now_ms)
+
+    def _charge(self, size: int, limits: UploadLimits) -> None:
+        with self._lock:
+            if self.pending_bytes + size > limits.max_pending_bytes:
+                raise PendingBytesFull(
+                    f"uploaded content that no asset registration names yet would exceed this node's "
+                    f"{limits.max_pending_bytes} bytes; register it or wait until unregistered uploads expire"
+                )
+            self.pending_bytes += size
+
+    def _end_upload(self, refund: int) -> None:
+        with self._lock:
+            self.pending_bytes -= refund
+            self._uploads_in_flight -= 1
+
+    def sweep_pending(
+        self, now_ms: int, ttl_ms: int, is_registered: Callable[[str], bool], awaited: Collection[str] = ()
+    ) -> SweepResult:
+        """Forget the pending mark of registered content and delete the rest once older than ``ttl_ms``.
+
+        Content in ``awaited`` (named by a registration not yet in a block) stays pending and
+        is not removed. Blocking I/O: call it off the event loop.
+        """
+        removed, kept = [], []
+        for key, raw in list(self._db.iterator(prefix=keys.CONTENT_PENDING)):
+            root, record = key[len(keys.CONTENT_PENDING) :].decode(), decode(raw)
+            if root in awaited:
+                continue
+            if is_registered(root):
+                with self._lock:
+                    self._db.delete(key, sync=True)
+                    self.pending_bytes -= record["size"]
+                    self.pending_files -= 1
+                kept.append(root)
+            elif now_ms - record["at"] >= ttl_ms:
+                self._remove(root, record)
+                removed.append(root)
+        return SweepResult(tuple(removed), tuple(kept))
+
+    def _remove(self, root: str, record: dict[str, Any]) -> None:
+        with self._lock:
+            with self._db.write_batch(transaction=True, sync=True) as batch:
+                for leaf in set(record["leaves"]):
+                    self._unindex_leaf(batch, leaf, root)
+                batch.delete(keys.CONTENT_ROOT + root.encode())
+                batch.delete(keys.CONTENT_PENDING + root.encode())
+            self.pending_bytes -= record["size"]
+            self.pending_files -= 1
+        # The dag-pb nodes stay: another file may share one, and they are a few bytes per leaf.
+        self.path_of(root).unlink(missing_ok=True)
+        fsync_directory(self._files)
+
+    def _unindex_leaf(self, batch: Any, leaf: bytes, root: str) -> None:
+        batch.delete(keys.CONTENT_LEAF_COPY + leaf + root.encode())
+        location = self._db.get(keys.CONTENT_LEAF + leaf)
+        if location is None or decode(location)[0] != root:
+            return
+        prefix = keys.CONTENT_LEAF_COPY + leaf
+        for copy_key, place in self._db.iterator(prefix=prefix):
+            holder = copy_key[len(prefix) :].decode()
+            if holder != root:
+                batch.put(keys.CONTENT_LEAF + leaf, encode([holder, *decode(place)]))
+                batch.delete(copy_key)
+                return
+        batch.delete(keys.CONTENT_LEAF + leaf)
 
     def info(self, cid: str) -> ContentInfo | None:
         raw = self._db.get(keys.CONTENT_ROOT + cid.encode())
@@ -86,28 +202,43 @@ class ContentStore:
             file.seek(offset)
             return file.read(length)
 
-    def _commit(self, temp: Path, size: int, leaves: list[tuple[bytes, int, int]], nodes, root: str, media) -> ContentInfo:
-        final = self.path_of(root)
-        if self.has(root):
-            temp.unlink()
-            return self.info(root)  # type: ignore[return-value]
-        os.replace(temp, final)
-        fsync_directory(self._files)
-        with self._db.write_batch(transaction=True, sync=True) as batch:
-            for leaf_cid, offset, length in leaves:
-                batch.put(keys.CONTENT_LEAF + leaf_cid, encode([root, offset, length]))
-            for node_cid, node in nodes:
-                batch.put(keys.CONTENT_NODE + node_cid, node)
-            batch.put(keys.CONTENT_ROOT + root.encode(), encode({"size": size, "media": media}))
-        return ContentInfo(cid=root, size=size, media=media)
+    def _commit(
+        self, temp: Path, size: int, leaves: list[tuple[bytes, int, int]], nodes, root: str, media, pending_at: int | None
+    ) -> tuple[ContentInfo, bool]:
+        """Index the file under ``root``; the info, and whether it is new here."""
+        with self._lock:
+            if self.has(root):
+                temp.unlink()
+                return self.info(root), False  # type: ignore[return-value]
+            os.replace(temp, self.path_of(root))
+            fsync_directory(self._files)
+            with self._db.write_batch(transaction=True, sync=True) as batch:
+                for leaf_cid, offset, length in leaves:
+                    if self._db.get(keys.CONTENT_LEAF + leaf_cid) is None:
+                        batch.put(keys.CONTENT_LEAF + leaf_cid, encode([root, offset, length]))
+                    else:
+                        batch.put(keys.CONTENT_LEAF_COPY + leaf_cid + root.encode(), encode([offset, length]))
+                for node_cid, node in nodes:
+                    batch.put(keys.CONTENT_NODE + node_cid, node)
+                batch.put(keys.CONTENT_ROOT + root.encode(), encode({"size": size, "media": media}))
+                if pending_at is not None:
+                    record = {"at": pending_at, "size": size, "leaves": sorted({leaf for leaf, _, _ in leaves})}
+                    batch.put(keys.CONTENT_PENDING + root.encode(), encode(record))
+            if pending_at is not None:
+                self.pending_files += 1
+        return ContentInfo(cid=root, size=size, media=media), True
 
 
 class Ingest:
     """One upload in progress. ``write`` and ``finish`` do blocking I/O: call them off the event loop."""
 
-    def __init__(self, store: ContentStore, max_bytes: int) -> None:
+    def __init__(self, store: ContentStore, max_bytes: int, limits: UploadLimits | None, now_ms: int) -> None:
         self._store = store
         self._max_bytes = max_bytes
+        self._limits = limits
+        self._now_ms = now_ms
+        self._charged = 0
+        self._ended = False
         self.temp_path = store._tmp / f"{uuid.uuid4().hex}.part"
         self._file = DirectFile(self.temp_path)
         self._chunker = Chunker()
@@ -118,6 +249,9 @@ class Ingest:
     def write(self, data: bytes) -> None:
         if self.size + len(data) > self._max_bytes:
             raise ContentError(f"upload is larger than this node's limit of {self._max_bytes} bytes")
+        if self._limits is not None:
+            self._store._charge(len(data), self._limits)
+            self._charged += len(data)
         self.size += len(data)
         for leaf in self._chunker.feed(data):
             self._add_leaf(leaf)
@@ -165,9 +299,22 @@ class Ingest:
             self.close_file()  # else the tail leaf would be missing from the CID and the file
         result = self._builder.finish()
         root = cid_to_str(result.root)
-        return self._store._commit(self.temp_path, self.size, self._leaves, result.nodes, root, media)
+        pending_at = self._now_ms if self._limits is not None else None
+        try:
+            info, new = self._store._commit(self.temp_path, self.size, self._leaves, result.nodes, root, media, pending_at)
+        except BaseException:
+            self._end(refund=self._charged)
+            raise
+        self._end(refund=0 if new else self._charged)
+        return info
 
     def abort(self) -> None:
         self._file.abort()
         self.temp_path.unlink(missing_ok=True)
+        self._end(refund=self._charged)
+
+    def _end(self, refund: int) -> None:
+        if self._limits is not None and not self._ended:
+            self._ended = True
+            self._store._end_upload(refund)
 

@@ -10,6 +10,7 @@ import plyvel
 from .chain import ChainStore
 from .content import ContentStore
 from .errors import StorageError
+from .fsutil import make_private_directory
 
 
 WRITE_BUFFER_BYTES = 32 * 1024 * 1024
@@ -36,7 +37,7 @@ def open_stores(data_dir: Path) -> Stores:
     (py-libp2p's listener would not notice: it sets SO_REUSEPORT).
     """
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_directory(data_dir)
     except OSError as exc:
         raise StorageError(f"cannot create the data directory {data_dir}: {exc.strerror or exc}") from None
     try:
@@ -64,6 +65,7 @@ def open_stores(data_dir: Path) -> Stores:
         raise StorageError(f"cannot open the database in {data_dir}: {_leveldb_message(exc)}") from None
     except plyvel.CorruptionError as exc:
         raise StorageError(f"the database in {data_dir} is corrupt: {_leveldb_message(exc)}") from None
+    make_private_directory(data_dir / "chain")  # LevelDB made it as the umask lets it
     return Stores(db=db, chain=ChainStore(db), content=ContentStore(db, data_dir / "content"))
 
 

@@ -22,6 +22,8 @@ import mmap
 import os
 from pathlib import Path
 
+from .fsutil import PRIVATE_FILE_MODE
+
 BUFFER_SIZE = 4 * 1024 * 1024
 """Bytes gathered per direct write: a multiple of any block size, large enough that a
 write is one request to the device."""
@@ -35,12 +37,12 @@ class DirectFile:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         self._direct = hasattr(os, "O_DIRECT")
         try:
-            self._fd = os.open(path, flags | (os.O_DIRECT if self._direct else 0), 0o644)
+            self._fd = os.open(path, flags | (os.O_DIRECT if self._direct else 0), PRIVATE_FILE_MODE)
         except OSError as exc:
             if exc.errno != errno.EINVAL:
                 raise
             self._direct = False
-            self._fd = os.open(path, flags, 0o644)
+            self._fd = os.open(path, flags, PRIVATE_FILE_MODE)
         self._buffer = mmap.mmap(-1, BUFFER_SIZE) if self._direct else None
         self._filled = 0
         self.size = 0

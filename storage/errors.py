@@ -17,3 +17,27 @@ class StorageError(Exception):
 
 class ContentError(StorageError):
     """Uploaded content was refused (too large, unreadable); nothing was kept."""
+
+    code = "too_large"
+    status = 413
+
+
+class PendingBytesFull(ContentError):
+    """Unregistered uploads hold all the bytes this node allows them until some are registered or expire."""
+
+    code = "pending_uploads_full"
+    status = 507
+
+
+class PendingFilesFull(ContentError):
+    """Unregistered uploads are as many files as this node allows until some are registered or expire."""
+
+    code = "too_many_pending_uploads"
+    status = 429
+
+
+class TooManyUploads(ContentError):
+    """As many uploads are in progress as this node takes at once."""
+
+    code = "too_many_uploads"
+    status = 429

@@ -21,6 +21,8 @@ EVIDENCE = b"ev/"  # proposer did + 0x00 + height (8 bytes) -> [header bytes, he
 CONTENT_LEAF = b"cl/"  # leaf cid -> [file root cid, offset, length]
 CONTENT_NODE = b"cn/"  # dag-pb node cid -> node bytes
 CONTENT_ROOT = b"cr/"  # root cid -> content facts (size, media)
+CONTENT_PENDING = b"cp/"  # root cid -> {"at": upload ms, "size", "leaves"} for uploads no registration names yet
+CONTENT_LEAF_COPY = b"cc/"  # leaf cid + root cid -> [offset, length]: a leaf also held in a file other than CONTENT_LEAF's
 
 HEAD = META + b"head"
 FINALIZED = META + b"finalized"

@@ -27,6 +27,8 @@ from protocol.state import BlockResult, StateOverlay, StateView
 from protocol.transition import state_transition
 from storage.chain import AppliedBlock, ChainTip
 
+from node.bounded_cache import BoundedCache
+
 from .clock import Clock
 from .ledger import Ledger
 
@@ -52,7 +54,7 @@ class BlockImporter:
     def __init__(self, ledger: Ledger, clock: Clock) -> None:
         self._ledger = ledger
         self._clock = clock
-        self._bad: dict[bytes, InvalidBlock] = {}
+        self._bad: BoundedCache[bytes, InvalidBlock] = BoundedCache(_BAD_MEMORY)
         """Blocks refused, each with its refusal, so that it and its descendants are refused at once."""
         self._evidence_listeners: list[EvidenceListener] = []
 
@@ -64,11 +66,12 @@ class BlockImporter:
         """Take in ``block``: KNOWN, EXTENDED, SIDE or REORG; raise InvalidBlock naming the rule it breaks."""
         ledger, chain = self._ledger, self._ledger.chain
         header = block.header
-        if block.hash in self._bad:
-            refusal = self._bad[block.hash]
+        refusal = self._bad.get(block.hash)
+        if refusal is not None:
             raise InvalidBlock(f"block {header.height} {block.hash.hex()[:12]} was refused before: {refusal.message}", refusal.rule)
-        if header.parent in self._bad:
-            self._refuse(block, InvalidBlock(f"its parent was refused: {self._bad[header.parent].message}", BlockRule.PARENT))
+        parent_refusal = self._bad.get(header.parent)
+        if parent_refusal is not None:
+            self._refuse(block, InvalidBlock(f"its parent was refused: {parent_refusal.message}", BlockRule.PARENT))
         if chain.block_meta(block.hash) is not None:
             return KNOWN
         parent = chain.block_meta(header.parent)
@@ -155,7 +158,7 @@ class BlockImporter:
                 result = self._transition(parent, state, proposers, block)
             except InvalidBlock as exc:
                 for later in branch[branch.index(block):]:
-                    self._bad[later.hash] = exc
+                    self._bad.put(later.hash, exc)
                 raise InvalidBlock(
                     f"branch to block {target.height} refused at block {block.height}: {exc.message}", exc.rule
                 ) from None
@@ -195,7 +198,5 @@ class BlockImporter:
         return True
 
     def _refuse(self, block: Block, reason: InvalidBlock) -> NoReturn:
-        self._bad[block.hash] = reason
-        while len(self._bad) > _BAD_MEMORY:
-            del self._bad[next(iter(self._bad))]
+        self._bad.put(block.hash, reason)
         raise InvalidBlock(f"block {block.height} {block.hash.hex()[:12]} refused: {reason.message}", reason.rule)

@@ -2,22 +2,29 @@
 
 Checks, in order: strict decoding and the signature; that the event is not already on
 chain; the rules only this node can check (an asset's content must be here); then the
-mempool, which applies it to the pending state and refuses it with the reason.
+mempool, which applies it to the pending state and refuses it with the reason. Events a
+client submits are journaled once admitted (``journal.py``); the RPC answers only after
+``wait_journaled``.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from protocol.errors import Rejected
+from protocol.errors import ProtocolError, Rejected
 from protocol.events import AssetRegister, Event, decode_event
 from protocol.state import BlockContext
 from storage.content import ContentStore
 
 from .clock import Clock
+from .journal import EventJournal
 from .ledger import Ledger
 from .mempool import Admission, Mempool
+
+
+log = logging.getLogger("audiera.intake")
 
 
 class AlreadyIncluded(Rejected):
@@ -35,22 +42,64 @@ class Submitted:
 
 
 class EventIntake:
-    def __init__(self, ledger: Ledger, mempool: Mempool, content: ContentStore, clock: Clock) -> None:
+    def __init__(
+        self, ledger: Ledger, mempool: Mempool, content: ContentStore, clock: Clock, journal: EventJournal | None = None
+    ) -> None:
         self._ledger = ledger
         self._mempool = mempool
         self._content = content
         self._clock = clock
+        self._journal = journal
+        self._journaled: set[bytes] = set()
         self._announcers: list[Callable[[bytes], None]] = []
 
     def submit(self, raw: bytes) -> Submitted:
-        """Admit an event's bytes from a client, gossiping it on if it is new."""
+        """Admit an event's bytes from a client, journaling it and gossiping it on if it is new.
+
+        Await ``wait_journaled`` before telling the client it was admitted.
+        """
         event = decode_event(raw)
         self._check_local(event)
         submitted = self.submit_event(event)
         if not submitted.admission.known:
+            self._journal_event(event)
             for announce in self._announcers:
                 announce(submitted.event.raw)
         return submitted
+
+    async def wait_journaled(self) -> None:
+        """Return once every event submitted so far is durable in the journal."""
+        if self._journal is not None:
+            await self._journal.wait_durable()
+
+    def readmit_journaled(self, raws: list[bytes]) -> int:
+        """Admit again the events the journal held at startup; returns how many still wait."""
+        for raw in raws:
+            try:
+                event = decode_event(raw)
+                submitted = self.submit_event(event)
+            except ProtocolError as exc:  # included meanwhile, or no longer valid
+                log.debug("journaled event not re-admitted: %s", exc.message)
+                continue
+            if not submitted.admission.known:
+                self._journaled.add(event.id)
+        self._compact_journal()
+        return len(self._journaled)
+
+    def _journal_event(self, event: Event) -> None:
+        if self._journal is None:
+            return
+        if self._journal.needs_compaction():
+            self._compact_journal()
+        self._journal.append([event.raw])
+        self._journaled.add(event.id)
+
+    def _compact_journal(self) -> None:
+        if self._journal is None:
+            return
+        waiting = [event for event in self._mempool.waiting_events() if event.id in self._journaled]
+        self._journal.compact([event.raw for event in waiting])
+        self._journaled = {event.id for event in waiting}
 
     def on_admitted(self, announce: Callable[[bytes], None]) -> None:
         """Call ``announce`` with each new event a client submits (the network gossips them)."""

@@ -17,6 +17,8 @@ from protocol.errors import Rejected
 from protocol.events import Event
 from protocol.state import BlockContext, StateOverlay, StateView, apply_event, get_account
 
+from node.bounded_cache import BoundedCache
+
 PENDING = "pending"
 QUEUED = "queued"
 _REJECTED_MEMORY = 10_000
@@ -48,7 +50,7 @@ class Mempool:
         self._queued: dict[str, dict[int, Event]] = {}
         self._queued_ids: set[bytes] = set()
         self._overlay = StateOverlay(state)
-        self._rejected: OrderedDict[bytes, str] = OrderedDict()
+        self._rejected: BoundedCache[bytes, str] = BoundedCache(_REJECTED_MEMORY)
 
     def __len__(self) -> int:
         return len(self._ready) + len(self._queued_ids)
@@ -210,6 +212,4 @@ class Mempool:
             self._remember_rejection(event.id, f"nonce {nonce} was used by another event")
 
     def _remember_rejection(self, event_id: bytes, reason: str) -> None:
-        self._rejected[event_id] = reason
-        while len(self._rejected) > _REJECTED_MEMORY:
-            self._rejected.popitem(last=False)
+        self._rejected.put(event_id, reason)

@@ -39,6 +39,10 @@ def render_holders(holders: list[dict[str, Any]], indent: str = "  ") -> str:
     )
 
 
+def _reupload(match: dict[str, Any] | None) -> str | None:
+    return None if not match else f"{match['asset']} (fingerprint score {match['score_bps'] / 100:g}%)"
+
+
 def render_asset(document: dict[str, Any]) -> str:
     asset = document["asset"]
     facts = fields(
@@ -56,6 +60,7 @@ def render_asset(document: dict[str, Any]) -> str:
             ("status", asset["status"]),
             ("registrant", asset["registrant"]),
             ("registered", f"block {asset['registered_at']}, event {asset['register_event']}"),
+            ("likely re-upload of", _reupload(asset.get("reupload_of"))),
         ]
     )
     sections = [facts, "rights holders:", render_holders(asset["rights_holders"])]

@@ -52,7 +52,7 @@ def asset_cid(text: str) -> str:
 def holder_share(text: str) -> dict[str, Any]:
     """``DID=BPS``: a rights holder and its share in basis points (10000 = 100%)."""
     did, sep, bps = text.rpartition("=")
-    if not sep or not is_did(did) or not bps.isdigit() or not 1 <= int(bps) <= TOTAL_SHARE_BPS:
+    if not sep or not is_did(did) or not (bps.isascii() and bps.isdigit()) or not 1 <= int(bps) <= TOTAL_SHARE_BPS:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not DID=BPS (a did:key and a share from 1 to {TOTAL_SHARE_BPS} basis points)"
         )
@@ -162,7 +162,7 @@ def draft_registration(ctx: Context) -> dict[str, Any]:
         "terms": terms_from_args(args).to_wire(),
     }
     try:
-        AssetRegister.from_wire({"cid": _PLACEHOLDER_CID, "size": 1, "media": _PLACEHOLDER_MEDIA, **draft})
+        AssetRegister.from_wire({"cid": _PLACEHOLDER_CID, "size": 1, "media": _PLACEHOLDER_MEDIA, "fingerprint": b"", **draft})
     except InvalidEvent as exc:
         raise UsageError(exc.message) from None
     return draft
@@ -185,7 +185,8 @@ def upload_asset(ctx: Context) -> None:
             f"register it with --type dataset (it is stored as {info['cid']})"
         )
     try:
-        body = AssetRegister.from_wire({"cid": info["cid"], "size": info["size"], "media": info["media"], **draft})
+        fingerprint = bytes.fromhex(info.get("fingerprint") or "")
+        body = AssetRegister.from_wire({"cid": info["cid"], "size": info["size"], "media": info["media"], "fingerprint": fingerprint, **draft})
     except InvalidEvent as exc:
         raise CliError(exc.message) from None
     state = submit_and_follow(ctx.client, key, body, wait=not args.no_wait, timeout=args.timeout, out=ctx.out)
@@ -204,9 +205,19 @@ def render_registered(document: dict[str, Any]) -> str:
             ("asset", document["asset"]),
             ("size", format_bytes(info["size"])),
             ("media", format_media(info["media"])),
+            *reupload_lines(info.get("possible_reupload_of")),
             *event_outcome(document["event"]),
         ]
     )
+
+
+def reupload_lines(match: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """A warning line when the audio is likely a registered recording again."""
+    if not match:
+        return []
+    holders = ", ".join(share["account"] for share in match["rights_holders"])
+    return [("WARNING", f"likely a re-upload of {match['asset']} {match['title']!r} by {holders} "
+                        f"(score {match['score_bps'] / 100:g}%)")]
 
 
 # ------------------------------------------------------------ asset show / terms / withdraw

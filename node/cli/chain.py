@@ -25,7 +25,7 @@ def event_id(text: str) -> str:
 
 
 def block_ref(text: str) -> str:
-    if text in ("head", "finalized") or text.isdigit() or _HEX_ID.fullmatch(text.lower()):
+    if text in ("head", "finalized") or (text.isascii() and text.isdigit()) or _HEX_ID.fullmatch(text.lower()):
         return text.lower()
     raise argparse.ArgumentTypeError(f"{text!r} is not a block height, a block hash, 'head' or 'finalized'")
 

@@ -42,6 +42,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     fetch.add_argument("--purpose", required=True, choices=PURPOSES, metavar="PURPOSE", help=", ".join(PURPOSES))
     fetch.add_argument("--model", type=event_id, metavar="MODEL", help="the registered model this use is for")
     fetch.add_argument("--app", type=event_id, metavar="APP", help="the registered app this use is for (needed for application)")
+    fetch.add_argument("--max-price", type=int, metavar="CREDITS", help="pay at most this for the access (default: the price asked now)")
     fetch.add_argument("-o", "--output", type=Path, metavar="FILE", help="where to write it (default: ./ASSET)")
     fetch.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     add_wait_options(fetch)
@@ -59,6 +60,11 @@ def fetch_asset(ctx: Context) -> None:
     client = ctx.client
     node_id = client.get("/v1/status")["node_id"]
     size = client.get(f"/v1/assets/{segment(args.cid)}", {"limit": 1})["asset"]["size"]
+    if args.max_price is None:
+        answer = client.post_json("/v1/preflight", {"assets": [args.cid], "purpose": args.purpose, "account": key.did})["items"][0]
+        max_price = answer["price"] if answer["allowed"] else 0
+    else:
+        max_price = args.max_price
     body = Access(
         asset=args.cid,
         purpose=args.purpose,
@@ -66,6 +72,7 @@ def fetch_asset(ctx: Context) -> None:
         app=bytes.fromhex(args.app) if args.app else None,
         node=node_id,
         bytes=size,
+        max_price=max_price,
     )
     event = sign_event(key, body, nonce=next_nonce(client, key.did), ts=int(time.time() * 1000))
     partial = target.with_name(f".{target.name}.part")

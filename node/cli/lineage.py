@@ -23,7 +23,9 @@ from .events_view import event_outcome, short_did
 from .list_files import read_list_file
 from .manifest_proof import verify_proof_document
 from .output import fields, table
+from .royalties import render_by_source
 from .submit import add_wait_options, submit_and_follow
+from .usage import add_model_terms_command
 
 
 def manifest_item(text: str) -> tuple[str, str | None]:
@@ -40,7 +42,7 @@ def lineage_ref(text: str) -> str:
 
 def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     model = commands.add_parser("model", parents=common, help="register a model; prove what it was trained on")
-    actions = model.add_subparsers(dest="model_command", required=True, metavar="{register,prove,verify}")
+    actions = model.add_subparsers(dest="model_command", required=True, metavar="{register,terms,prove,verify}")
     register = actions.add_parser(
         "register", parents=common, help="register a trained model with its training manifest",
         description="Each --asset must be licensed to you for training; a license is looked up for you if none is named.",
@@ -53,6 +55,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     register.add_argument("--manifest", type=Path, metavar="FILE", help="training assets from FILE: one CID[=LICENSE] per line")
     add_wait_options(register)
     register.set_defaults(handler=register_model)
+    add_model_terms_command(actions, common)
 
     prove = actions.add_parser("prove", parents=common, help="get and check a proof that an asset is, or is not, in a model's manifest")
     prove.add_argument("model", type=event_id, metavar="MODEL")
@@ -173,6 +176,10 @@ def _model_line(m: dict[str, Any]) -> str:
     return f"{m['name']} {m['version']} ({m['id']}) by {short_did(m['author'])}, {m['manifest_size']} training assets"
 
 
+def _usage_line(totals: dict[str, Any]) -> str:
+    return f"recorded use: {totals['units']} units in {totals['uses']} records, {totals['revenue']} credits charged"
+
+
 def render_lineage(d: dict[str, Any]) -> str:
     kind = d["kind"]
     if kind == "model":
@@ -180,17 +187,20 @@ def render_lineage(d: dict[str, Any]) -> str:
         lines += [f"  built on {_model_line(m)}" for m in d["base_models"]]
         lines += ["people behind it:", _people_table(d["people"]), "training assets:", _assets_table(d["assets"])]
         lines += ["apps using it:", table(["APP", "NAME", "AUTHOR"], [(a["id"], a["name"], short_did(a["author"])) for a in d["apps"]], indent="  ")]
+        lines.append(_usage_line(d["usage"]))
     elif kind == "app":
         app = d["app"]
         lines = [f"app {app['name']} {app['version']} ({app['id']}) by {short_did(app['author'])}", "models:"]
         lines += [f"  {'uses' if m['used_by_app'] else 'base'} {_model_line(m)}" for m in d["models"]]
         lines += ["people behind it:", _people_table(d["people"]), "training assets:", _assets_table(d["assets"])]
+        lines.append(_usage_line(d["usage"]))
     elif kind == "asset":
         asset = d["asset"]
         lines = [f"asset {asset['title']!r} ({asset['id']}), {asset['status']}", "models trained on it:"]
         rows = [(m["id"], f"{m['name']} {m['version']}", short_did(m["author"]), m["via_base"] or "directly") for m in d["models"]]
         lines.append(table(["MODEL", "NAME", "AUTHOR", "VIA"], rows, indent="  "))
         lines += ["apps using those models:", table(["APP", "NAME", "MODEL"], [(a["id"], a["name"], a["via_model"]) for a in d["apps"]], indent="  ")]
+        lines += ["models and apps whose use paid its rights holders:", render_by_source(d["paid_through"])]
     else:
         lines = [f"apps using works of {d['name'] or d['account']}:"]
         rows = [(a["id"], f"{a['name']} {a['version']}", a["via_model"][:16] + "…", a["via_asset"]) for a in d["apps"]]

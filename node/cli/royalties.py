@@ -49,6 +49,12 @@ def _purposes(accesses: dict[str, int]) -> str:
     return ", ".join(f"{purpose} {count}" for purpose, count in accesses.items()) or "-"
 
 
+def render_by_source(view: dict[str, Any], indent: str = "  ") -> str:
+    """A table of credits per model and app (income of an account, or paid through an asset)."""
+    rows = [(f"{item['kind']} {item['name']}", item["id"][:16] + "…", item["uses"], item["units"], item["revenue"]) for item in view["items"]]
+    return table(["SOURCE", "ID", "RECORDS", "UNITS", "CREDITS"], rows, indent=indent)
+
+
 def render_statement(d: dict[str, Any]) -> str:
     rows = [
         (item["asset"], item["title"], f"{item['share_bps'] / 100:g}%", _purposes(item["accesses"]), item["purchases"], item["revenue"])
@@ -60,8 +66,12 @@ def render_statement(d: dict[str, Any]) -> str:
             f"royalty statement of {d['name'] or d['account']} ({d['account']})",
             f"period: {d['period']['from']} to {d['period']['to']} (UTC days of block time)",
             table(["ASSET", "TITLE", "SHARE", "ACCESSES BY PURPOSE", "PURCHASES", "CREDITS"], rows, indent="  "),
+            "lineage income (use of models and apps, as developer or down their lineage):",
+            render_by_source(d["lineage"]),
             fields(
                 [
+                    ("by source", f"purchases {d['by_source']['purchases']}, accesses {d['by_source']['accesses']}, "
+                                  f"lineage {d['by_source']['lineage']}: {d['income']} credits"),
                     ("total", f"{totals['revenue']} credits from {_count(totals['total_accesses'], 'access')} "
                               f"({totals['paid_accesses']} paid) and {_count(totals['purchases'], 'purchase')}"),
                     ("all time", f"earned {d['earned_total']}, spent {d['spent_total']}, balance {d['balance']} credits"),
@@ -80,5 +90,7 @@ def render_usage(d: dict[str, Any]) -> str:
             f"usage of {d['title']!r} ({d['asset']}), {d['period']['from']} to {d['period']['to']}",
             table(["DAY", "ACCESSES BY PURPOSE", "PURCHASES", "CREDITS PAID"], rows, indent="  "),
             f"  total: {_count(totals['total_accesses'], 'access')}, {_count(totals['purchases'], 'purchase')}, {totals['revenue']} credits",
+            "paid through it by the use of models and apps:",
+            render_by_source(d["paid_through"]),
         ]
     )

@@ -18,7 +18,7 @@ from .errors import UsageError
 def purpose_price(text: str) -> tuple[str, int]:
     """``PURPOSE=CREDITS`` (an argparse type)."""
     purpose, sep, credits = text.partition("=")
-    if not sep or purpose not in PURPOSES or not credits.isdigit() or int(credits) < 1:
+    if not sep or purpose not in PURPOSES or not (credits.isascii() and credits.isdigit()) or int(credits) < 1:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not PURPOSE=CREDITS with a positive whole price; purposes: {', '.join(PURPOSES)}"
         )
@@ -27,7 +27,7 @@ def purpose_price(text: str) -> tuple[str, int]:
 
 def expiry_ms(text: str) -> int:
     """Milliseconds since the epoch, or an ISO 8601 date/time (UTC unless it says otherwise)."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     try:
         moment = datetime.fromisoformat(text)

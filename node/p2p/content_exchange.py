@@ -1,4 +1,4 @@
-"""Content exchange: serving content blocks by CID, and fetching a whole file from peers.
+"""Content exchange: fetching a whole file from peers (``content_server`` serves them).
 
 A fetch walks the file's UnixFS DAG from its root, pulls leaves from peers in batches
 (several requests in flight), checks every block against its CID as it arrives, and
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
 from protocol.cid import DAG_PB, cid_codec, cid_from_str, cid_to_str, is_valid_block
 from protocol.errors import ProtocolError
@@ -21,13 +21,14 @@ from storage.errors import ContentError
 
 from ..media import probe_media
 from .host import P2PError
-from .messages import MAX_CONTENT_CIDS, decode_content_blocks, decode_content_request, encode_content_blocks, encode_content_request
+from .messages import MAX_CONTENT_CIDS, decode_content_blocks, encode_content_request
 from .peers import PENALTY_BAD_RESPONSE
 
 log = logging.getLogger("audiera.content")
 
 Requester = Callable[[str, bytes], Awaitable[bytes]]
 Penalizer = Callable[[str, int, str], Awaitable[None]]
+Spawn = Callable[[Coroutine[Any, Any, ContentInfo]], "asyncio.Task[ContentInfo]"]
 LEAVES_PER_REQUEST = 8
 """8 leaves of 256 KiB: 2 MiB an answer. On a pipe (answers back to back on one stream) the
 size hardly matters: 4, 8, 16 and 24 leaves all measured 0.45-0.55 of one bare stream; 8
@@ -42,26 +43,25 @@ class FetchError(Exception):
 
 
 class ContentExchange:
-    def __init__(self, store: ContentStore, request: Requester, penalize: Penalizer, peers: Callable[[], list[str]], max_bytes: int) -> None:
+    def __init__(
+        self,
+        store: ContentStore,
+        request: Requester,
+        penalize: Penalizer,
+        peers: Callable[[], list[str]],
+        max_bytes: int,
+        *,
+        spawn: Spawn = asyncio.create_task,
+    ) -> None:
+        """``spawn`` starts a fetch that every caller asking for the same root shares, and that
+        outlives a caller who leaves: the network passes its task group's."""
+        self._spawn = spawn
         self._store = store
         self._request = request
         self._penalize = penalize
         self._peers = peers
         self._max_bytes = max_bytes
         self._in_progress: dict[str, asyncio.Task[ContentInfo]] = {}
-
-    # --- serving ------------------------------------------------------------------------
-
-    def serve(self, peer: str, request: bytes) -> bytes:
-        """The blocks asked for that this node has. Blocking: runs in a worker thread."""
-        found = []
-        for cid in decode_content_request(request):
-            data = self._store.get_block(cid)
-            if data is not None:
-                found.append((cid, data))
-        return encode_content_blocks(found)
-
-    # --- fetching -----------------------------------------------------------------------
 
     async def fetch(self, root: str) -> ContentInfo:
         """Fetch a whole file from peers unless it is here already; one fetch per root at a time."""
@@ -70,7 +70,7 @@ class ContentExchange:
             return info
         task = self._in_progress.get(root)
         if task is None:
-            task = asyncio.create_task(self._fetch(root))
+            task = self._spawn(self._fetch(root))
             self._in_progress[root] = task
             task.add_done_callback(lambda _: self._in_progress.pop(root, None))
         return await asyncio.shield(task)

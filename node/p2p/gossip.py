@@ -1,9 +1,9 @@
-"""Gossip validation and event batching.
+"""Gossip handling: the topics' validators and consumers, publishing, and event batching.
 
-Validators run on the network thread before a message is delivered or relayed, and
-decide on what the message is by itself: strict decoding, sizes, signatures, and that
-a block's proposer is an authority. Whether it fits our chain is decided on import.
-A rejected message goes no further, and its forwarder is scored down.
+Events the node admits and blocks it produces are gossiped; gossiped blocks are
+imported, and one that does not connect makes the node ask its sender's status (sync
+then fetches the branch). Validation itself is in ``gossip_validation``; this module
+feeds it a fresh ``ChainView`` on every head change.
 
 Outgoing events are batched: py-libp2p spends its time per message, not per byte, so
 one message of many events carries far more events per second than many messages.
@@ -12,212 +12,256 @@ one message of many events carries far more events per second than many messages
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import threading
-from typing import AbstractSet, Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
-from protocol.blocks import Block, CompactBlock, decode_compact_block
-from protocol.encoding import sha256
+from protocol.blocks import Block, CompactBlock, encode_compact_block
 from protocol.errors import ProtocolError
-from protocol.evidence import decode_equivocation
+from protocol.evidence import Equivocation, decode_equivocation
 from protocol.events import Event, decode_event
 
-from .host import P2PError
-from .messages import MAX_EVENT_BATCH, decode_event_batch, encode_event_batch
+from node.bounded_cache import BoundedCache, BoundedSet
+from node.chain.importer import BlockImporter, UnknownParent
+from node.chain.intake import EventIntake
+from node.chain.ledger import HeadChange, Ledger
+from node.chain.mempool import Mempool
+
+from . import messages
+from .block_assembly import BlockAssembler
+from .gossip_validation import (
+    MAX_BATCH_BYTES,
+    RECENT_BLOCKS,
+    BlocksInFlight,
+    ChainView,
+    CurrentView,
+    Decoded,
+    Validator,
+    VerifiedEvents,
+    block_validator,
+    event_batch_validator,
+    evidence_validator,
+    ignore,
+    validated_block,
+    validated_events,
+)
+from .host import Message, P2PError, P2PHost
+from .peering import STATUS_INTERVAL_S, PeerManager
+from .peers import PENALTY_INVALID_GOSSIP
+from .sync import Syncer
+from .tasks import OwnedTasks
 
 log = logging.getLogger("audiera.gossip")
 
+IGNORE_BANNED = ignore("the forwarder is banned")
 BATCH_WINDOW_S = 0.1
 """How long the first event of a batch waits for company."""
-MAX_BATCH_BYTES = 900_000
-"""Below py-libp2p's 1 MiB message limit, which it enforces by silently not sending."""
-
-Strike = Callable[[str, str], None]
-"""(forwarding peer, reason): called on the network thread; must only schedule work."""
 
 
-class Validated:
-    """What validators decoded, kept briefly for the consumer so nothing is decoded twice.
+class GossipHandler:
+    def __init__(
+        self,
+        host: P2PHost,
+        ledger: Ledger,
+        intake: EventIntake,
+        mempool: Mempool,
+        importer: BlockImporter,
+        peers: PeerManager,
+        syncer: Syncer,
+        tasks: OwnedTasks,
+    ) -> None:
+        self._host = host
+        self._ledger = ledger
+        self._intake = intake
+        self._mempool = mempool
+        self._importer = importer
+        self._peers = peers
+        self._syncer = syncer
+        self._tasks = tasks
+        tag = messages.network_tag(ledger.genesis.hash)
+        self._events_protocol = messages.events_protocol(tag)
+        self._events_by_id_protocol = messages.events_by_id_protocol(tag)
+        self._events_topic = messages.events_topic(tag)
+        self._blocks_topic = messages.blocks_topic(tag)
+        self._evidence_topic = messages.evidence_topic(tag)
+        self._event_queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._block_queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._evidence_queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._decoded = Decoded()
+        self._verified = VerifiedEvents()
+        """Events the validators checked, until the mempool or a block takes them."""
+        self.in_flight = BlocksInFlight()
+        """Blocks seen on gossip, not yet imported (the producer does not compete with them)."""
+        self._recent = BoundedSet[bytes](RECENT_BLOCKS)
+        self._status_asked: BoundedCache[str, float] = BoundedCache(1024)
+        """When each peer was last asked its status after a block we could not place."""
+        self._view = CurrentView(self._view_of_head())
+        self.assembler = BlockAssembler(
+            self.known_event,
+            self._stored_event,
+            lambda peer, request: host.request(peer, self._events_by_id_protocol, request),
+            host.peers,
+            peers.penalize,
+        )
+        self._batcher = EventBatcher(lambda data: host.publish(self._events_topic, data))
+        peers.on_handshake(lambda peer: tasks.start_soon(self._share_waiting_events(peer)))
 
-    Validators run on the network thread and consumers on the asyncio loop: a lock guards it.
-    """
+    async def start(self) -> None:
+        """Serve the events protocols and subscribe to the topics (again after a host restart)."""
+        host = self._host
+        loop = asyncio.get_running_loop()
 
-    def __init__(self, capacity: int = 512) -> None:
-        self._items: dict[bytes, Any] = {}
-        self._capacity = capacity
-        self._lock = threading.Lock()
+        def strike(peer: str, reason: str) -> None:  # from the network thread
+            loop.call_soon_threadsafe(self._peers.strike, peer, reason)
 
-    def put(self, data: bytes, decoded: Any) -> None:
-        with self._lock:
-            self._items[sha256(data)] = decoded
-            while len(self._items) > self._capacity:
-                del self._items[next(iter(self._items))]
+        banned = self._peers.book.banned
 
-    def take(self, data: bytes) -> Any:
-        with self._lock:
-            return self._items.pop(sha256(data), None)
+        def unless_banned(validate: Validator) -> Validator:
+            return lambda peer, data: IGNORE_BANNED if peer in banned else validate(peer, data)
 
+        included = self._ledger.chain.has_event  # a LevelDB read: safe from the network thread
+        events = event_batch_validator(self._decoded, self._verified.get, included, self._verified)
+        def maybe_behind(peer: str) -> None:  # from the network thread
+            loop.call_soon_threadsafe(self._ask_status, peer)
 
-class VerifiedEvents:
-    """Events whose signatures the validators checked recently, by id.
+        blocks = block_validator(self._view, self._decoded, self._verified.get, self.in_flight, maybe_behind)
+        await host.serve(self._events_protocol, self._serve_events)
+        await host.serve(self._events_by_id_protocol, self.assembler.serve)
+        await host.subscribe(self._events_topic, unless_banned(events), self._event_queue, strike)
+        await host.subscribe(self._blocks_topic, unless_banned(blocks), self._block_queue, strike)
+        await host.subscribe(self._evidence_topic, unless_banned(evidence_validator(self._decoded)), self._evidence_queue, strike)
 
-    The mempool learns of a gossiped event only when the asyncio loop gets round to it,
-    while a block carrying the same event can pass validation on the network thread
-    first (and the other way round): without this, such an event's signature would be
-    checked twice, and under load signature checks are a third of a node's time.
-    """
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._batcher.run(), name="event batcher")
+            tasks.create_task(self._consume_events(), name="event gossip")
+            tasks.create_task(self._consume_blocks(), name="block gossip")
+            tasks.create_task(self._consume_evidence(), name="evidence gossip")
 
-    def __init__(self, capacity: int = 20_000) -> None:
-        self._events: dict[bytes, Event] = {}
-        self._capacity = capacity
-        self._lock = threading.Lock()
+    # --- the chain view validators judge by -------------------------------------------------
 
-    def add(self, events: list[Event]) -> None:
-        with self._lock:
-            for event in events:
-                self._events[event.id] = event
-            excess = len(self._events) - self._capacity
-            if excess > 0:
-                for event_id in list(itertools.islice(self._events, excess)):
-                    del self._events[event_id]
+    def _view_of_head(self) -> ChainView:
+        ledger = self._ledger
+        head = ledger.head
+        if not len(self._recent):
+            for _, block_hash in ledger.chain.iter_canonical(max(0, head.height - RECENT_BLOCKS + 1), head.height + 1):
+                self._recent.add(block_hash)
+        self._recent.add(head.hash)
+        self._recent.add(ledger.genesis.hash)
+        return ChainView(head.height, head.hash, frozenset(ledger.authorities), self._recent.frozen())
 
-    def get(self, event_id: bytes) -> Event | None:
-        with self._lock:
-            return self._events.get(event_id)
+    def on_head_change(self, change: HeadChange) -> None:
+        """Ledger listener: validators judge by the new head from now on."""
+        for block in change.applied:
+            self._recent.add(block.hash)
+        self._view.publish(self._view_of_head())
 
+    def _ask_status(self, peer: str) -> None:
+        """Learn the head of a peer that relayed a block we cannot place, at most once a status interval."""
+        now = asyncio.get_running_loop().time()
+        asked = self._status_asked.get(peer)
+        if asked is not None and now - asked < STATUS_INTERVAL_S:
+            return
+        self._status_asked.put(peer, now)
+        self._tasks.start_soon(self._peers.exchange_status(peer))
 
-def event_batch_validator(
-    strike: Strike,
-    banned: AbstractSet[str],
-    validated: Validated,
-    known_events: Callable[[bytes], Event | None],
-    included: Callable[[bytes], bool],
-    verified: VerifiedEvents,
-) -> Callable[[str, bytes], bool]:
-    """Checks every event of a batch, except those this node already holds (verified) or
-    has already included (a block can overtake the batch that carried its events); the
-    events it checks go into ``verified``, which ``known_events`` is expected to consult."""
+    # --- publishing -----------------------------------------------------------------------
 
-    def validate(peer: str, data: bytes) -> bool:
-        if peer in banned:
-            return False
-        if len(data) > MAX_BATCH_BYTES + 1024:
-            strike(peer, f"event batch of {len(data)} bytes is over the limit")
-            return False
+    def announce_event(self, raw_event: bytes) -> None:
+        self._batcher.add(raw_event)
+
+    def announce_block(self, block: Block) -> None:
+        self._tasks.start_soon(self._publish_block(block))
+
+    def announce_evidence(self, evidence: Equivocation) -> None:
+        self._tasks.start_soon(self._publish(self._evidence_topic, evidence.encode(), "evidence"))
+
+    async def _publish_block(self, block: Block) -> None:
+        await self._batcher.flush()  # our waiting events first: peers then hold the whole block
+        await self._publish(self._blocks_topic, encode_compact_block(block), f"block {block.height}")
+
+    async def _publish(self, topic: str, data: bytes, what: str) -> None:
         try:
-            events, checked = [], []
-            for raw in decode_event_batch(data):
-                event_id = sha256(raw)
-                known = known_events(event_id)
-                if known is not None:
-                    events.append(known)
-                elif not included(event_id):
-                    checked.append(decode_event(raw))
-                    events.append(checked[-1])
-        except ProtocolError as exc:
-            strike(peer, f"invalid event gossip: {exc.message}")
-            return False
-        verified.add(checked)
-        validated.put(data, events)
-        return True
+            await self._host.publish(topic, data)
+        except P2PError as exc:
+            log.warning("could not gossip %s: %s", what, exc.message)
 
-    return validate
+    # --- events by id, and handed over -----------------------------------------------------
 
+    def known_event(self, event_id: bytes) -> Event | None:
+        """A verified event by id: waiting in the mempool or seen on gossip lately (asyncio loop)."""
+        return self._mempool.verified(event_id) or self._verified.get(event_id)
 
-class ChildrenSeen:
-    """Parents of recent blocks seen on gossip (validated, so signed by an authority).
+    def _stored_event(self, event_id: bytes) -> bytes | None:
+        stored = self._ledger.chain.get_event(event_id)
+        return None if stored is None else stored.raw
 
-    Written on the network thread as soon as a block passes validation, long before it is
-    imported: an out-of-turn authority that sees another block on its head in flight does
-    not sign a competing one (each fork costs every node a reorg, which under load is the
-    difference between keeping up and falling behind).
-    """
+    async def _share_waiting_events(self, peer: str) -> None:
+        """Hand a newly met peer the events waiting here."""
+        waiting = [event.raw for event in self._mempool.waiting_events()]
+        for start in range(0, len(waiting), messages.MAX_EVENT_BATCH):
+            batch = messages.encode_event_batch(waiting[start:start + messages.MAX_EVENT_BATCH])
+            try:
+                await self._host.request(peer, self._events_protocol, batch)
+            except P2PError as exc:
+                log.debug("handing waiting events to %s failed: %s", peer, exc.message)
+                return
 
-    def __init__(self, capacity: int = 256) -> None:
-        self._parents: dict[bytes, None] = {}
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def add(self, parent: bytes) -> None:
-        with self._lock:
-            self._parents[parent] = None
-            while len(self._parents) > self._capacity:
-                del self._parents[next(iter(self._parents))]
-
-    def __contains__(self, parent: object) -> bool:
-        with self._lock:
-            return parent in self._parents
-
-
-def block_validator(
-    strike: Strike,
-    banned: AbstractSet[str],
-    authorities: Callable[[], tuple[str, ...]],
-    validated: Validated,
-    known_events: Callable[[bytes], Event | None],
-    children_seen: ChildrenSeen,
-) -> Callable[[str, bytes], bool]:
-    """Checks a compact block by itself: encoding, events root over its ids, signature,
-    proposer. It is relayed whether or not this node holds its events: the consumer
-    fetches what is missing, and a signed header with a matching root commits to them."""
-
-    def validate(peer: str, data: bytes) -> bool:
-        if peer in banned:
-            return False
+    async def _serve_events(self, peer: str, request: bytes) -> bytes:
+        if self._syncer.far_behind:
+            return b""  # as for gossiped events while catching up
         try:
-            compact = decode_compact_block(data)
+            events = [decode_event(raw) for raw in messages.decode_event_batch(request)]
         except ProtocolError as exc:
-            strike(peer, f"invalid block gossip: {exc.message}")
-            return False
-        if compact.header.proposer not in authorities():
-            strike(peer, f"block {compact.height} gossiped from a non-authority {compact.header.proposer}")
-            return False
-        children_seen.add(compact.header.parent)
-        validated.put(data, assemble_known(compact, known_events))
-        return True
+            await self._peers.penalize(peer, PENALTY_INVALID_GOSSIP, f"invalid event hand-over: {exc.message}")
+            return b""
+        self._submit(events)
+        return b""
 
-    return validate
+    def _submit(self, events: list[Event]) -> None:
+        for event in events:
+            try:
+                self._intake.submit_event(event)
+            except ProtocolError:
+                pass  # already known, already included, or refused by our state: not the sender's fault
 
+    # --- consumers ------------------------------------------------------------------------
 
-def assemble_known(compact: CompactBlock, known_events: Callable[[bytes], Event | None]) -> Block | CompactBlock:
-    """The whole block if every event is known here, else the compact block as it is."""
-    events = []
-    for event_id in compact.event_ids:
-        event = known_events(event_id)
-        if event is None:
-            return compact
-        events.append(event)
-    return compact.assemble(events)
+    async def _consume_events(self) -> None:
+        while True:
+            message = await self._event_queue.get()
+            if self._syncer.far_behind:
+                # Judged on a state blocks behind, they would mostly fail or wait, and each
+                # block synced would re-apply them all (a fresh node took a chain's last
+                # seconds of gossip into its mempool and caught up at half speed). The
+                # peers that are in step include them; the chain brings them here.
+                continue
+            self._submit(validated_events(self._decoded, message.data))
 
+    async def _consume_blocks(self) -> None:
+        while True:
+            message = await self._block_queue.get()
+            block = validated_block(self._decoded, message.data)
+            if isinstance(block, CompactBlock):
+                assembled = await self.assembler.complete(block, message.peer)
+                if assembled is None:
+                    self._tasks.start_soon(self._peers.exchange_status(message.peer))  # sync will fetch it whole
+                    continue
+                block = assembled
+            try:
+                self._importer.import_block(block)
+            except UnknownParent:
+                # A branch we lack (or a gap): learn the sender's head and let sync fetch it.
+                self._tasks.start_soon(self._peers.exchange_status(message.peer))
+            except ProtocolError as exc:
+                # Not the forwarder's fault: it relays what is well signed by an authority,
+                # as we do; whether a block fits the chain is known only on import.
+                log.warning("gossiped block %d from %s refused: %s", block.height, message.peer, exc.message)
 
-def evidence_validator(strike: Strike, banned: AbstractSet[str], validated: Validated) -> Callable[[str, bytes], bool]:
-    """Equivocation proofs are relayed only when both headers verify and really conflict."""
-
-    def validate(peer: str, data: bytes) -> bool:
-        if peer in banned:
-            return False
-        try:
-            evidence = decode_equivocation(data)
-        except ProtocolError as exc:
-            strike(peer, f"invalid evidence gossip: {exc.message}")
-            return False
-        validated.put(data, evidence)
-        return True
-
-    return validate
-
-
-def validated_events(validated: Validated, data: bytes) -> list[Event]:
-    """Events of a batch the validator accepted (their signatures were checked there)."""
-    events = validated.take(data)
-    return events if events is not None else [decode_event(raw, verify=False) for raw in decode_event_batch(data)]
-
-
-def validated_block(validated: Validated, data: bytes) -> Block | CompactBlock:
-    block = validated.take(data)
-    # Validated entries are few and recent: one that fell out was checked all the same.
-    return block if block is not None else decode_compact_block(data, verify=False)
+    async def _consume_evidence(self) -> None:
+        while True:
+            message = await self._evidence_queue.get()
+            evidence = self._decoded.take(message.data) or decode_equivocation(message.data)
+            self._importer.record_evidence(evidence)
 
 
 class EventBatcher:
@@ -248,7 +292,7 @@ class EventBatcher:
         batch: list[bytes] = []
         size = 0
         for raw in waiting:
-            if batch and (len(batch) >= MAX_EVENT_BATCH or size + len(raw) + 5 > MAX_BATCH_BYTES):
+            if batch and (len(batch) >= messages.MAX_EVENT_BATCH or size + len(raw) + 5 > MAX_BATCH_BYTES):
                 await self._publish_batch(batch)
                 batch, size = [], 0
             batch.append(raw)
@@ -258,6 +302,6 @@ class EventBatcher:
 
     async def _publish_batch(self, batch: list[bytes]) -> None:
         try:
-            await self._publish(encode_event_batch(batch))
+            await self._publish(messages.encode_event_batch(batch))
         except P2PError as exc:  # blocks will carry the events all the same
             log.warning("could not gossip %d events: %s", len(batch), exc.message)

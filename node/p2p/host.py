@@ -14,6 +14,11 @@ per-peer rate limit (we validate and score peers ourselves); message ids are the
 of the content, so the same event relayed by two nodes is one message; subscription
 channels are drained at once into asyncio queues; and every stream handler is wrapped,
 because a handler that raises takes the whole host down.
+
+Validators return ACCEPT, IGNORE or REJECT (``gossip_validation``); py-libp2p hears yes
+for ACCEPT and no for the others, and only a REJECT is reported, to score the forwarder.
+Each asyncio call into trio is owned by its future: cancelling one cancels the other.
+The perf protocol serves only the peer the operator allowed, up to MAX_PERF_BYTES.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.abc import INotifee
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.protocol_muxer.exceptions import MultiselectClientError
 from libp2p.pubsub import pubsub as pubsub_module
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pubsub import Pubsub
@@ -44,6 +50,7 @@ from libp2p.stream_muxer.yamux.yamux import YamuxStream
 from libp2p.tools.anyio_service import background_trio_service
 
 from .streams import Frames, P2PError, Pipe, answer_pipe, read_exactly, reset_quietly
+from .gossip_validation import Validator, Verdict
 
 log = logging.getLogger("audiera.p2p")
 
@@ -81,12 +88,41 @@ def _write_whole_messages() -> None:
 
 _write_whole_messages()
 
+
+class _NoStreamFailureReports(logging.Filter):
+    """Drop py-libp2p's seven-line report of each stream it failed to open.
+
+    The failure reaches the caller as a P2PError, which logs it in one line where it
+    matters: a peer that does not serve a protocol we ask every 2 s filled the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to open stream to peer")
+
+
+logging.getLogger("libp2p.host.basic_host").addFilter(_NoStreamFailureReports())
+
+
+class UnsupportedProtocol(P2PError):
+    """The peer is connected but does not serve the protocol asked for (multiselect said "na")."""
+
+
+def _refused_protocol(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, MultiselectClientError) and "not supported" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
 PERF_PROTOCOL = TProtocol("/audiera/perf/1")
-MAX_PERF_BYTES = 1 << 30
+MAX_PERF_BYTES = 256 * 1024 * 1024
+"""The most one perf permission sends in all: a measurement, not an amplifier for strangers."""
+PERF_WINDOW_S = 60.0
+"""How long a perf permission lasts after the operator gives it."""
 _PERF_BLOCK = bytes(256 * 1024)
 
-Validator = Callable[[str, bytes], bool]
-"""(sending peer id, message data) -> accept? Runs on the network thread: keep it CPU-only."""
+RejectCallback = Callable[[str, str], None]
+"""(forwarding peer, reason) for a REJECTed message; called on the network thread: must only schedule work."""
 RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
 """(peer id, request) -> response, run on the asyncio loop."""
 BlockingHandler = Callable[[str, bytes], bytes]
@@ -94,11 +130,30 @@ BlockingHandler = Callable[[str, bytes], bytes]
 PeerCallback = Callable[[str], None]
 
 
+@dataclass
+class PerfPermission:
+    """The one peer the perf protocol answers, how many bytes it may still take, and until when."""
+
+    peer: str
+    remaining: int
+    until: float
+    """trio.current_time() after which the permission is void."""
+
+
 @dataclass(frozen=True)
 class Message:
     peer: str
     """The peer that published it (its origin, signed by it; relaying does not change it)."""
     data: bytes
+
+
+def is_peer_id(text: str) -> bool:
+    """Whether ``text`` is a base58 peer id: a multihash, identity (0x00) or sha2-256 (0x12)."""
+    try:
+        raw = ID.from_base58(text).to_bytes()
+    except Exception:
+        return False
+    return len(raw) > 2 and raw[0] in (0x00, 0x12) and raw[1] == len(raw) - 2
 
 
 def content_message_id(message: Any) -> bytes:
@@ -145,11 +200,17 @@ class P2PHost:
         self._on_disconnected: list[PeerCallback] = []
         self._pipes: dict[tuple[str, str], Pipe] = {}
         self._pipe_opening: dict[tuple[str, str], trio.Lock] = {}
+        self._perf: PerfPermission | None = None
+        self.calls_in_flight = 0
+        """Calls from asyncio running on the trio side now (each owned by its caller's future)."""
 
     # --- lifecycle (asyncio side) -------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the network thread; again after it died, with fresh connections and state."""
         self._loop = asyncio.get_running_loop()
+        self._host = self._pubsub = self._token = self._nursery = None
+        self._pipes, self._pipe_opening, self._perf = {}, {}, None
         ready: asyncio.Future = self._loop.create_future()
         self.stopped = self._loop.create_future()
         self._thread = threading.Thread(target=self._thread_main, args=(ready,), name="libp2p", daemon=True)
@@ -193,9 +254,12 @@ class P2PHost:
     async def publish(self, topic: str, data: bytes) -> None:
         await self._call(self._publish_trio, topic, data)
 
-    async def subscribe(self, topic: str, validator: Validator, queue: asyncio.Queue[Message]) -> None:
-        """Deliver the topic's messages that ``validator`` accepts into ``queue``."""
-        await self._call(self._subscribe_trio, topic, validator, queue)
+    async def subscribe(
+        self, topic: str, validator: Validator, queue: asyncio.Queue[Message], on_reject: RejectCallback
+    ) -> None:
+        """Deliver the topic's messages that ``validator`` accepts into ``queue``; ``on_reject``
+        hears of those it rejects (to score the forwarder)."""
+        await self._call(self._subscribe_trio, topic, validator, queue, on_reject)
 
     async def serve(self, protocol: str, handler: RequestHandler) -> None:
         async def respond(peer: str, request: bytes) -> bytes:
@@ -221,8 +285,17 @@ class P2PHost:
         return await self._call(self._request_pipelined_trio, peer, protocol, payload, timeout)
 
     async def serve_perf(self) -> None:
-        """Answer PERF_PROTOCOL: send as many bytes as asked, on one bare stream (like libp2p perf)."""
+        """Answer PERF_PROTOCOL: send as many bytes as asked, on one bare stream (like libp2p perf),
+        but only to the peer ``allow_perf`` named, and within its permission; others get a reset."""
         await self._call(self._serve_perf_trio)
+
+    async def allow_perf(self, peer: str, max_bytes: int = MAX_PERF_BYTES) -> None:
+        """Let ``peer`` (alone) measure a stream from here: up to ``max_bytes`` in all, for PERF_WINDOW_S."""
+        if not 0 < max_bytes <= MAX_PERF_BYTES:
+            raise P2PError(f"a perf permission is for 1 to {MAX_PERF_BYTES} bytes")
+        if not is_peer_id(peer):
+            raise P2PError(f"{peer!r} is not a peer id")
+        await self._call(self._allow_perf_trio, peer, max_bytes)
 
     async def measure_stream(self, peer: str, size: int) -> float:
         """Seconds to receive ``size`` bytes from ``peer`` over one stream: the transport's ceiling."""
@@ -237,14 +310,37 @@ class P2PHost:
     # --- crossing between the loops -------------------------------------------------------
 
     def _call(self, function: Callable[..., Awaitable[Any]], *args: Any) -> asyncio.Future:
-        """Run ``function(*args)`` on the trio thread; an asyncio future for its result."""
+        """Run ``function(*args)`` on the trio thread; an asyncio future for its result.
+
+        The future owns the trio task: cancelling it (as cancelling the awaiting asyncio
+        task does) cancels the task's scope, so nothing keeps running for a caller that left.
+        """
         if self._token is None or self._nursery is None:
             raise P2PError("the network is not running")
         loop = self._loop
         assert loop is not None
+        token = self._token
         future: asyncio.Future = loop.create_future()
+        scope = trio.CancelScope()
+
+        def cancel_if_abandoned(done: asyncio.Future) -> None:
+            if done.cancelled():
+                try:
+                    token.run_sync_soon(scope.cancel)
+                except trio.RunFinishedError:
+                    pass
+
+        future.add_done_callback(cancel_if_abandoned)
 
         async def run() -> None:
+            self.calls_in_flight += 1
+            try:
+                with scope:
+                    await run_in_scope()
+            finally:
+                self.calls_in_flight -= 1
+
+        async def run_in_scope() -> None:
             try:
                 result = await function(*args)
             except P2PError as exc:
@@ -328,19 +424,29 @@ class P2PHost:
         assert self._pubsub is not None
         await self._pubsub.publish(topic, data)
 
-    async def _subscribe_trio(self, topic: str, validator: Validator, queue: asyncio.Queue[Message]) -> None:
+    async def _subscribe_trio(
+        self, topic: str, validator: Validator, queue: asyncio.Queue[Message], on_reject: RejectCallback
+    ) -> None:
         assert self._pubsub is not None and self._nursery is not None and self._loop is not None
         local_peer = self.peer_id
 
         def validate(forwarder: ID, message: Any) -> bool:
+            # py-libp2p knows only yes and no: ACCEPT is yes; IGNORE and REJECT are both no
+            # (neither delivered nor relayed), and only REJECT blames the forwarder. Its own
+            # peer scorer counts every no, but its thresholds are -inf: only our scores act.
             peer = forwarder.to_base58()
             if peer == local_peer:
                 return True  # our own publish: validated before it was sent
             try:
-                return bool(validator(peer, message.data))
+                judgement = validator(peer, message.data)
             except Exception:
-                log.exception("validator for %s raised; message rejected", topic)
+                log.exception("validator for %s raised; message ignored", topic)
                 return False
+            if judgement.verdict is Verdict.REJECT:
+                on_reject(peer, judgement.reason)
+            elif judgement.verdict is Verdict.IGNORE:
+                log.debug("ignored a message on %s from %s: %s", topic, peer, judgement.reason)
+            return judgement.verdict is Verdict.ACCEPT
 
         self._pubsub.set_topic_validator(topic, validate, False)
         subscription = await self._pubsub.subscribe(topic)
@@ -389,6 +495,8 @@ class P2PHost:
         except trio.TooSlowError:
             raise P2PError(f"{protocol} request to {peer} timed out after {timeout:.0f}s") from None
         except Exception as exc:
+            if _refused_protocol(exc):
+                raise UnsupportedProtocol(f"{peer} does not serve {protocol}") from None
             raise P2PError(f"{protocol} request to {peer} failed: {exc!r}") from None
 
     async def _serve_pipelined_trio(self, protocol: str, respond: RequestHandler) -> None:
@@ -435,14 +543,25 @@ class P2PHost:
         self._nursery.start_soon(read_answers)
         return pipe
 
+    async def _allow_perf_trio(self, peer: str, max_bytes: int) -> None:
+        self._perf = PerfPermission(peer, max_bytes, trio.current_time() + PERF_WINDOW_S)
+
+    def _take_perf_bytes(self, peer: str, size: int) -> None:
+        """Count ``size`` bytes against ``peer``'s perf permission, or raise P2PError."""
+        permission = self._perf
+        if permission is None or permission.peer != peer or trio.current_time() > permission.until:
+            raise P2PError(f"perf stream from {peer} refused: not switched on for it")
+        if not 0 < size <= permission.remaining:
+            raise P2PError(f"perf stream from {peer} refused: {size} bytes asked, {permission.remaining} allowed")
+        permission.remaining -= size
+
     async def _serve_perf_trio(self) -> None:
         async def handle(stream: Any) -> None:
             try:
                 with trio.fail_after(STREAM_TIMEOUT_S):
                     header = await read_exactly(stream, 8)
                 size = int.from_bytes(header, "big")
-                if not 0 < size <= MAX_PERF_BYTES:
-                    raise P2PError("bad perf size")
+                self._take_perf_bytes(stream.muxed_conn.peer_id.to_base58(), size)
                 with trio.fail_after(STREAM_TIMEOUT_S * 10):
                     while size:
                         piece = _PERF_BLOCK[: min(size, len(_PERF_BLOCK))]

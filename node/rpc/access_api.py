@@ -66,6 +66,7 @@ async def post_access(request: web.Request) -> web.StreamResponse:
             raise ApiError(409, "already_used", f"access {event.id.hex()} was already admitted; sign a new access to download again")
         if submitted.admission.status != PENDING:
             raise ApiError(409, "nonce", f"access {event.id.hex()} was not applied at once ({submitted.admission.status})")
+        await services.intake.wait_journaled()
         log.info("access %s: serving %s (%d bytes) to %s for %s", event.id.hex()[:12], body.asset, info.size, event.author, body.purpose)
         return await _stream(request, file, info.size, body.asset, event.id.hex())
     finally:

@@ -21,15 +21,6 @@ SEARCH_PARAMS = (
 )  # fmt: skip
 
 
-def _whole(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise bad_request(f"{name} must be a whole number, not {raw!r}")
-    return int(raw)
-
-
 def _text(request: web.Request, name: str) -> str | None:
     value = request.query.get(name, "").strip(" ")
     return value or None
@@ -44,7 +35,7 @@ def parse_query(request: web.Request) -> CatalogQuery:
         raise bad_request(f"type must be one of {', '.join(ASSET_TYPES)}")
     if purpose is not None and purpose not in PURPOSES:
         raise bad_request(f"purpose must be one of {', '.join(PURPOSES)}")
-    max_price = _whole(request, "max_price")
+    max_price = params.optional_whole(request, "max_price")
     if max_price is not None and purpose is None:
         raise bad_request("max_price needs purpose: the price of which use?")
     sort = request.query.get("sort", "newest")
@@ -53,11 +44,7 @@ def parse_query(request: web.Request) -> CatalogQuery:
     creator = _text(request, "creator")
     if creator is not None:
         params.did_param(creator)
-    after = request.query.get("after")
-    try:
-        cursor = bytes.fromhex(after) if after else None
-    except ValueError:
-        raise bad_request("after must be the hex cursor given as a previous page's next") from None
+    cursor = params.hex_cursor_param(request)
     return CatalogQuery(
         text=request.query.get("q", ""),
         asset_type=asset_type,
@@ -68,8 +55,8 @@ def parse_query(request: web.Request) -> CatalogQuery:
         iswc=(_text(request, "iswc") or "").upper() or None,
         purpose=purpose,
         max_price=max_price,
-        min_duration_ms=_whole(request, "min_duration_ms"),
-        max_duration_ms=_whole(request, "max_duration_ms"),
+        min_duration_ms=params.optional_whole(request, "min_duration_ms"),
+        max_duration_ms=params.optional_whole(request, "max_duration_ms"),
         order=SORTS[sort],
         after=cursor,
         limit=params.limit_param(request, default=20),

@@ -7,7 +7,7 @@ from aiohttp import web
 from protocol.errors import ProtocolError
 from protocol.events import MAX_EVENT_BYTES
 
-from ..p2p.host import P2PError
+from ..p2p.network import MAX_PERF_BYTES, P2PError, is_peer_id
 from ..p2p.messages import decode_event_batch
 from . import params
 from .context import services_of
@@ -21,6 +21,7 @@ async def get_status(request: web.Request) -> web.Response:
     services = services_of(request)
     ledger = services.ledger
     head, final = ledger.head, ledger.finalized
+    network = services.network.status()
     return web.json_response(
         {
             "version": VERSION,
@@ -37,10 +38,10 @@ async def get_status(request: web.Request) -> web.Response:
             "authorities": list(ledger.authorities),
             "authority": services.authority,
             "node_id": services.node_id,
-            "peers": services.network.host.peers(),
-            "syncing": services.network.syncer.syncing,
-            "peering": services.network.peering,
-            "peering_only": None if services.network.only is None else sorted(services.network.only),
+            "peers": list(network.peers),
+            "syncing": network.syncing,
+            "peering": network.peering,
+            "peering_only": None if network.peering_only is None else list(network.peering_only),
             "mempool": {"pending": services.mempool.ready_count, "queued": services.mempool.queued_count},
         }
     )
@@ -59,6 +60,7 @@ async def submit_event(request: web.Request) -> web.Response:
     services = services_of(request)
     raw = await read_event_bytes(request)
     submitted = services.intake.submit(raw)
+    await services.intake.wait_journaled()
     return web.json_response(
         {"id": submitted.event.id.hex(), "status": submitted.admission.status, "known": submitted.admission.known},
         status=202,
@@ -86,6 +88,7 @@ async def submit_event_batch(request: web.Request) -> web.Response:
             results.append({"error": {"code": exc.code, "message": exc.message}})
         else:
             results.append({"id": submitted.event.id.hex(), "status": submitted.admission.status})
+    await services.intake.wait_journaled()
     return web.json_response({"results": results, "accepted": sum("id" in result for result in results)})
 
 
@@ -127,8 +130,8 @@ def _resolve_block_hash(request: web.Request, ref: str) -> bytes:
         return ledger.head.hash
     if ref == "finalized":
         return ledger.finalized.hash
-    if ref.isdigit():
-        found = ledger.chain.hash_at(int(ref))
+    if params.is_number(ref):
+        found = ledger.chain.hash_at(params.height_param(ref, "a block height"))
         if found is None:
             raise not_found(f"block at height {ref}")
         if found == services.genesis.hash:
@@ -163,10 +166,8 @@ async def get_block(request: web.Request) -> web.Response:
 
 async def list_headers(request: web.Request) -> web.Response:
     ledger = services_of(request).ledger
-    start_raw = request.query.get("from", "1")
-    if not start_raw.isdigit() or int(start_raw) < 1:
-        raise bad_request("from must be a height of at least 1")
-    start, limit = int(start_raw), params.limit_param(request)
+    start = params.height_param(request.query.get("from", "1"), "from", low=1)
+    limit = params.limit_param(request)
     headers = []
     for height, block_hash in ledger.chain.iter_canonical(start, start + limit):
         found = ledger.chain.get_header_and_event_ids(block_hash)
@@ -183,21 +184,19 @@ async def get_genesis(request: web.Request) -> web.Response:
 
 async def get_peers(request: web.Request) -> web.Response:
     network = services_of(request).network
-    connected = set(network.host.peers())
-    peers = [record.to_json() for record in network.peers.records() if record.peer_id in connected]
-    return web.json_response({"peer_id": network.host.peer_id, "addresses": network.host.addresses, "peers": peers})
+    status = network.status()
+    return web.json_response({"peer_id": status.peer_id, "addresses": list(status.addresses), "peers": network.peers()})
 
 
 async def get_sync(request: web.Request) -> web.Response:
     services = services_of(request)
-    syncer = services.network.syncer
-    best = syncer.best_peer()
+    sync = services.network.sync_status()
     return web.json_response(
         {
-            "syncing": syncer.syncing,
+            "syncing": sync.syncing,
             "head_height": services.ledger.head.height,
-            "target_height": max(syncer.target_height, services.ledger.head.height),
-            "best_peer": best.peer_id if best else None,
+            "target_height": max(sync.target_height, services.ledger.head.height),
+            "best_peer": sync.best_peer,
         }
     )
 
@@ -218,21 +217,37 @@ async def set_peering(request: web.Request) -> web.Response:
         raise bad_request("only must be a list of peer ids")
     network = services_of(request).network
     await network.set_peering(enabled, None if only is None else frozenset(only))
-    return web.json_response({"peering": network.peering, "peers": network.host.peers()})
+    status = network.status()
+    return web.json_response({"peering": status.peering, "peers": list(status.peers)})
 
 
 async def measure_peer_stream(request: web.Request) -> web.Response:
-    """Throughput of one bare libp2p stream from a peer: the transport's ceiling. Loopback clients only."""
+    """The perf protocol, both ends. Loopback clients only.
+
+    ``{"allow": PEER_ID, "bytes": N}`` switches this node's perf source on for that peer
+    alone, for up to N bytes in all and a short while; ``{"peer": PEER_ID, "bytes": N}``
+    measures one bare libp2p stream of N bytes from a peer that allowed this node: the
+    transport's ceiling.
+    """
     require_loopback(request)
+    hint = 'send {"peer": PEER_ID, "bytes": N} to measure, or {"allow": PEER_ID, "bytes": N} to let that peer measure'
     try:
         body = await request.json()
-        peer, size = body["peer"], body["bytes"]
-    except (ValueError, KeyError, TypeError):
-        raise bad_request('send {"peer": PEER_ID, "bytes": N} as JSON') from None
-    if not isinstance(peer, str) or not isinstance(size, int):
-        raise bad_request("peer must be a peer id and bytes a whole number")
+        allowed, peer, size = body.get("allow"), body.get("peer"), body["bytes"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise bad_request(hint) from None
+    if (allowed is None) == (peer is None):
+        raise bad_request(hint)
+    if not isinstance(allowed or peer, str) or not is_peer_id(allowed or peer):
+        raise bad_request("the peer must be a libp2p peer id")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_PERF_BYTES:
+        raise bad_request(f"bytes must be a whole number from 1 to {MAX_PERF_BYTES}")
+    network = services_of(request).network
     try:
-        seconds = await services_of(request).network.host.measure_stream(peer, size)
+        if allowed is not None:
+            await network.allow_perf(allowed, size)
+            return web.json_response({"allowed": allowed, "bytes": size})
+        seconds = await network.measure_stream(peer, size)
     except P2PError as exc:
         raise ApiError(502, "perf_failed", exc.message) from None
     return web.json_response({"peer": peer, "bytes": size, "seconds": seconds, "mb_s": size / seconds / 1e6})

@@ -89,4 +89,5 @@ def asset_view(record: AssetRecord) -> dict[str, Any]:
         "registrant": record.registrant,
         "registered_at": record.registered_at,
         "register_event": record.register_event.hex(),
+        "reupload_of": record.reupload_of,
     }

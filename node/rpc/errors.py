@@ -7,6 +7,7 @@ Each error type declares its own status and code (``ProtocolError`` and its subc
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -56,7 +57,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"no endpoint {request.method} {request.path}; the API is described at /v1/openapi.json"
         else:
             message = exc.text or exc.reason
-        return error_response(exc.status, code, message)
+        response = error_response(exc.status, code, message)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except StorageError as exc:
-        log.exception("storage error serving %s", request.path)
+        if exc.status >= 500:
+            log.exception("storage error serving %s", request.path)
         return error_response(exc.status, exc.code, exc.message)
+    except Exception:
+        # A bug, not bad input: the client gets JSON and an id to quote; the log has the
+        # traceback under the same id, and nothing about the node's internals leaks out.
+        incident = secrets.token_hex(8)
+        log.exception("internal error %s serving %s %s", incident, request.method, request.path_qs[:200])
+        return error_response(500, "internal", f"the node failed to handle this request; report id {incident}")

@@ -25,18 +25,8 @@ def now_of(request: web.Request) -> int:
     return max(services.clock(), services.ledger.head.ts)
 
 
-def _page_cursor(request: web.Request) -> bytes | None:
-    raw = request.query.get("after")
-    if raw is None:
-        return None
-    try:
-        return bytes.fromhex(raw)
-    except ValueError:
-        raise bad_request("after must be the hex cursor given as a previous page's next") from None
-
-
 def _license_page(request: web.Request, scan: StateScan, prefix: bytes, asset: str | None) -> dict[str, Any]:
-    limit, after, now = params.limit_param(request), _page_cursor(request), now_of(request)
+    limit, after, now = params.limit_param(request), params.hex_cursor_param(request), now_of(request)
     items, last = [], None
     for suffix in scan.suffixes(prefix, after=after):
         last = suffix

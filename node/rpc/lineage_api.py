@@ -24,10 +24,13 @@ from .context import services_of
 from .errors import bad_request, not_found
 from .market_views import app_view, catalog_entry, model_view
 from .chain_views import header_view, proof_view
+from .usage_api import model_terms_view, paid_through_view, usage_totals
 
 WALK_BUDGET = 10_000
 """Index reads a fan-out walk (asset → models → apps) may make before it answers incomplete."""
 LIST_LIMIT = 100
+ALL_DAYS = 2**32 - 2
+"""The last UTC day a period can name: lineage shows use over all time."""
 
 
 async def get_lineage(request: web.Request) -> web.Response:
@@ -94,6 +97,8 @@ def _model_lineage(request: web.Request, scan: StateScan, model_id: bytes) -> di
         "people": _people(scan, ids),
         "assets": _assets(request, scan, ids),
         "apps": [app_view(ident, record) for ident, record in apps_of(scan, model_id, LIST_LIMIT)],
+        "terms": model_terms_view(scan, model_id),
+        "usage": usage_totals(scan, model_id, 0, ALL_DAYS)[0]["totals"],
     }
 
 
@@ -113,6 +118,7 @@ def _app_lineage(request: web.Request, scan: StateScan, app_id: bytes) -> dict[s
         "models": models,
         "people": _people(scan, ids),
         "assets": _assets(request, scan, ids),
+        "usage": usage_totals(scan, app_id, 0, ALL_DAYS)[0]["totals"],
     }
 
 
@@ -130,6 +136,7 @@ def _asset_lineage(scan: StateScan, cid: str) -> dict[str, Any]:
         "asset": {**catalog_entry(record), "status": record.status},
         "models": [{**model_view(ident, model), "via_base": via.hex() if via else None} for ident, model, via in models],
         "apps": list(apps.values()),
+        "paid_through": paid_through_view(scan, cid, 0, ALL_DAYS),
         "complete": complete,
     }
 

@@ -78,6 +78,7 @@ def catalog_entry(record: AssetRecord) -> dict[str, Any]:
         "rights_holders": registration["rights_holders"],
         "terms": record.terms,
         "registered_at": record.registered_at,
+        "reupload_of": record.reupload_of,
     }
 
 

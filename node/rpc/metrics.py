@@ -53,8 +53,9 @@ class NodeLevels(Collector):
         mempool.add_metric(["pending"], services.mempool.ready_count)
         mempool.add_metric(["queued"], services.mempool.queued_count)
         yield mempool
-        yield _gauge("audiera_p2p_peers", "Connected peers", len(services.network.host.peers()))
-        yield _gauge("audiera_p2p_syncing", "1 while the node syncs from a peer ahead", int(services.network.syncer.syncing))
+        network = services.network.status()
+        yield _gauge("audiera_p2p_peers", "Connected peers", len(network.peers))
+        yield _gauge("audiera_p2p_syncing", "1 while the node syncs from a peer ahead", int(network.syncing))
         yield _gauge("audiera_feed_subscribers", "Live feed subscribers", len(self._feeds.subscribers))
         dropped = CounterMetricFamily("audiera_feed_dropped", "Feed subscribers dropped for falling behind")
         dropped.add_metric([], self._feeds.dropped_total)

@@ -7,9 +7,8 @@ so what is served and what is documented cannot drift apart.
 from __future__ import annotations
 
 from . import (
-    access_api, catalog_api, chain_api, consensus_api, content_api, explorer_api, feed_api, gateway_api, license_api, lineage_api, metrics,
-    registry_api,
-    royalty_api,
+    access_api, catalog_api, chain_api, consensus_api, content_api, explorer_api, feed_api, gateway_api, license_api, lineage_api,
+    metrics, registry_api, reupload, royalty_api, usage_api,
 )
 from .errors import Handler
 
@@ -22,7 +21,7 @@ ROUTES: list[Route] = [
     ("GET", "/v1/peers", chain_api.get_peers, "Connected peers: their head, finality and score"),
     ("GET", "/v1/sync", chain_api.get_sync, "Sync state: head, the best known peer head"),
     ("POST", "/v1/admin/peering", chain_api.set_peering, "Cut the node off from its peers or reconnect (loopback only)"),
-    ("POST", "/v1/admin/perf", chain_api.measure_peer_stream, "Throughput of one bare stream from a peer (loopback only)"),
+    ("POST", "/v1/admin/perf", chain_api.measure_peer_stream, "Measure one bare stream from a peer, or allow one peer to measure from here (loopback only)"),
     ("POST", "/v1/events", chain_api.submit_event, "Submit a signed event (application/msgpack)"),
     ("POST", "/v1/events/batch", chain_api.submit_event_batch, "Submit many signed events (a MessagePack array)"),
     ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
@@ -47,6 +46,8 @@ ROUTES: list[Route] = [
     ("GET", "/v1/models/{id}/proof", lineage_api.get_manifest_proof, "Proof that an asset is or is not in a model's manifest"),
     ("GET", "/v1/royalties/{did}", royalty_api.get_royalties, "A rights holder's royalty statement for a period"),
     ("GET", "/v1/assets/{cid}/usage", royalty_api.get_asset_usage, "An asset's usage per day"),
+    *usage_api.ROUTES,
+    *reupload.ROUTES,
 ]
 
 OTHER_PROTOCOL_ROUTES: list[Route] = [

@@ -1,62 +1,30 @@
 """Royalty statements per rights holder and period, and usage of an asset over time.
 
-Periods are whole UTC days of block time: ``from`` and ``to`` are dates (YYYY-MM-DD) or
-millisecond timestamps, both inclusive; the default is everything up to today.
+A statement shows income by source: purchases, accesses, and lineage income from each
+model and app whose use paid the holder (node/rpc/usage_api.py). Periods are whole UTC
+days of block time (node/rpc/periods.py).
 """
 
 from __future__ import annotations
-
-from datetime import date, timedelta
-from typing import Any
 
 from aiohttp import web
 
 from protocol.payments import get_credits
 from protocol.records import get_account, get_asset
-from protocol.royalties import Counters, day_of
+from protocol.royalties import Counters
 from storage.royalty_reads import asset_usage, royalty_statement
 
 from . import params
 from .context import services_of
-from .errors import bad_request, not_found
+from .errors import not_found
 from .market_views import counters_view
-
-EPOCH = date(1970, 1, 1)
-LAST_DAY = 2**32 - 2
-
-
-def _day_param(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.isdigit():
-        return min(day_of(int(raw)), LAST_DAY)
-    try:
-        return min((date.fromisoformat(raw) - EPOCH).days, LAST_DAY)
-    except ValueError:
-        raise bad_request(f"{name} must be a date (YYYY-MM-DD) or milliseconds since 1970, not {raw!r}") from None
-
-
-def _period(request: web.Request) -> tuple[int, int]:
-    services = services_of(request)
-    today = day_of(max(services.clock(), services.ledger.head.ts))
-    first, last = _day_param(request, "from", 0), _day_param(request, "to", today)
-    if first > last:
-        raise bad_request("from must not be after to")
-    return max(first, 0), last
-
-
-def day_text(day: int) -> str:
-    return (EPOCH + timedelta(days=day)).isoformat()
-
-
-def _period_view(first: int, last: int) -> dict[str, Any]:
-    return {"from": day_text(first), "to": day_text(last)}
+from .periods import day_text, period_param, period_view
+from .usage_api import lineage_income_view, paid_through_view
 
 
 async def get_royalties(request: web.Request) -> web.Response:
     did = params.did_param(request.match_info["did"])
-    first, last = _period(request)
+    first, last = period_param(request)
     with services_of(request).ledger.chain.scan_state() as scan:
         statement = royalty_statement(scan, did, first, last)
         items = []
@@ -67,14 +35,24 @@ async def get_royalties(request: web.Request) -> web.Response:
             items.append({"asset": cid, "title": record.registration["title"], "share_bps": share, **counters_view(counters)})
         account = get_account(scan, did)
         earned, spent = get_credits(scan, did)
+        lineage = lineage_income_view(scan, did, first, last)
+    totals = statement.totals
+    by_source = {
+        "purchases": totals.purchase_revenue,
+        "accesses": totals.revenue - totals.purchase_revenue,
+        "lineage": lineage["totals"]["revenue"],
+    }
     items.sort(key=lambda item: (-item["revenue"], -item["total_accesses"], item["asset"]))
     return web.json_response(
         {
             "account": did,
             "name": account.name,
-            "period": _period_view(first, last),
+            "period": period_view(first, last),
             "items": items,
             "totals": counters_view(statement.totals),
+            "lineage": lineage,
+            "by_source": by_source,
+            "income": sum(by_source.values()),
             "balance": account.balance,
             "earned_total": earned,
             "spent_total": spent,
@@ -84,12 +62,13 @@ async def get_royalties(request: web.Request) -> web.Response:
 
 async def get_asset_usage(request: web.Request) -> web.Response:
     cid = params.cid_param(request.match_info["cid"])
-    first, last = _period(request)
+    first, last = period_param(request)
     with services_of(request).ledger.chain.scan_state() as scan:
         record = get_asset(scan, cid)
         if record is None:
             raise not_found(f"asset {cid}")
         days = asset_usage(scan, cid, first, last)
+        paid_through = paid_through_view(scan, cid, first, last)
     totals = Counters()
     for _, counters in days:
         totals.add(counters)
@@ -97,8 +76,9 @@ async def get_asset_usage(request: web.Request) -> web.Response:
         {
             "asset": cid,
             "title": record.registration["title"],
-            "period": _period_view(first, last),
+            "period": period_view(first, last),
             "days": [{"day": day_text(day), **counters_view(counters)} for day, counters in days],
             "totals": counters_view(totals),
+            "paid_through": paid_through,
         }
     )

@@ -58,7 +58,7 @@ def build_world(node: NodeProcess) -> World:
     license_id = mia.send(LicensePurchase(cid, ("ai_training",), PRICE))
     node.wait_final(license_id)
     node_id = node.get("/v1/status")["node_id"]
-    access = mia.sign(Access(cid, "ai_training", None, None, node_id, upload["size"]))
+    access = mia.sign(Access(cid, "ai_training", None, None, node_id, upload["size"], max_price=0))
     request = urllib.request.Request(node.url + "/v1/access", data=access, headers={"Content-Type": "application/msgpack"})
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.read() and response.status == 200

@@ -51,7 +51,7 @@ def test_licensed_download_and_its_refusals(start_local_node):
     cid, size = upload["cid"], upload["size"]
 
     def access(purpose: str = "data_mining", **changes) -> Access:
-        return replace(Access(cid, purpose, None, None, node_id, size), **changes)
+        return replace(Access(cid, purpose, None, None, node_id, size, 1_000), **changes)
 
     # Refused before the rules: wrong type, not an access, another node, other size, a gap.
     status, _, answer = post_access(node, consumer.sign(access(), nonce=2), "application/json")

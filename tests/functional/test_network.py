@@ -14,6 +14,7 @@ import pytest
 
 from libp2p.crypto.ed25519 import create_new_key_pair
 from node.p2p import messages
+from node.p2p.gossip_validation import ACCEPTED
 from node.p2p.host import P2PHost
 from node.files.network_files import scaffold_network
 from protocol.encoding import decode, encode
@@ -216,7 +217,7 @@ async def _attack(
     try:
         await attacker.connect(address)
         for topic in {topic for topic, _ in junk(0)}:
-            await attacker.subscribe(topic, lambda peer, data: True, asyncio.Queue())
+            await attacker.subscribe(topic, lambda peer, data: ACCEPTED, asyncio.Queue(), lambda peer, reason: None)
         deadline = time.monotonic() + timeout
         for round_number in itertools.count():
             assert time.monotonic() < deadline, "the node never scored the attacker down"

@@ -10,7 +10,8 @@ import pytest
 
 from node.p2p import messages
 from node.p2p.block_assembly import BlockAssembler
-from node.p2p.gossip import EventBatcher, VerifiedEvents, assemble_known
+from node.p2p.gossip import EventBatcher
+from node.p2p.gossip_validation import VerifiedEvents, assemble_known
 from node.p2p.host import P2PError
 from protocol.blocks import Block, CompactBlock, Header, compute_events_root, decode_compact_block, encode_compact_block, sign_header
 from protocol.events import Event, ParticipantRegister, sign_event

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from node.p2p.content_exchange import ContentExchange, FetchError
+from node.p2p.content_server import ContentServer
 from node.p2p.messages import decode_content_blocks, decode_content_request, encode_content_blocks
 from node.p2p.peers import PENALTY_BAD_RESPONSE
 from protocol.cid import DAG_PB, RAW, cid_from_str, cid_to_str, make_cid
@@ -56,7 +57,7 @@ async def test_a_file_of_several_levels_is_fetched_whole(stores):
     data = random.Random(1).randbytes((MAX_LINKS + 3) * CHUNK_SIZE + 777)
     root = upload(stores["source"], data)
     network = Network()
-    network.serve["a"] = ContentExchange(stores["source"].content, network.request, network.penalize, lambda: [], LIMIT).serve
+    network.serve["a"] = ContentServer(stores["source"].content).serve
     info = await exchange(stores, network, ["a"]).fetch(root)
     assert info.cid == root and info.size == len(data)
     assert stores["sink"].content.path_of(root).read_bytes() == data
@@ -67,7 +68,7 @@ async def test_a_peer_sending_wrong_blocks_is_penalized_and_another_serves(store
     data = random.Random(2).randbytes(3 * CHUNK_SIZE)
     root = upload(stores["source"], data)
     network = Network()
-    honest = ContentExchange(stores["source"].content, network.request, network.penalize, lambda: [], LIMIT).serve
+    honest = ContentServer(stores["source"].content).serve
 
     def corrupt(peer: str, payload: bytes) -> bytes:
         blocks = decode_content_blocks(honest(peer, payload))

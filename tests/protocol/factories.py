@@ -20,13 +20,16 @@ from protocol.events import (
     ManifestEntry,
     Media,
     ModelRegister,
+    ModelTermsSet,
     Parent,
     ParticipantRegister,
     Share,
+    UsageRecord,
     manifest_leaf,
 )
 from protocol.keys import Domain, SigningKey
 from protocol.merkle import merkle_root
+from protocol.model_terms import ALLOWED as USE_ALLOWED, PER_USE, ModelTerms
 from protocol.terms import ALLOWED, PURCHASE, Terms
 
 TS = 1_700_000_000_000
@@ -103,9 +106,14 @@ def valid_bodies() -> dict[str, Body]:
         LicenseGrant(asset=cid("track-1"), grantee=BOB.did, purposes=("ai_training", "data_mining"), expires=TS + 1, max_accesses=10),
         LicenseRevoke(license=digest("license-1")),
         LicensePurchase(asset=cid("track-1"), purposes=("ai_training",), max_price=500),
-        Access(asset=cid("track-1"), purpose="ai_training", model=digest("model"), app=None, node="12D3KooWPeer", bytes=4096),
+        Access(asset=cid("track-1"), purpose="ai_training", model=digest("model"), app=None, node="12D3KooWPeer", bytes=4096, max_price=25),
         model_register(),
         AppRegister(name="radio", version="2.1", models=(digest("model"),)),
+        ModelTermsSet(
+            model=digest("model"),
+            terms=ModelTerms.make({"ai_inference": (PER_USE, 2), "data_mining": (USE_ALLOWED, 0)}, training_share_bps=3_000),
+        ),
+        UsageRecord(model=digest("model"), app=None, purpose="ai_inference", count=10_000, period_start=TS - 5, period_end=TS, max_price=20_000),
         AuthorityVote(candidate=CAROL.did, add=True),
     ]
     return {body.KIND: body for body in bodies}

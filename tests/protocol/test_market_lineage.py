@@ -66,7 +66,7 @@ def test_model_on_a_base_model_and_an_app_on_both() -> None:
     assert record is not None and record.models == [tuned.id, base.id] and record.author == DAVE.did
     assert world.get(APPS_OF_MODEL + tuned.id + app.id) == b"" and world.get(APPS_OF_MODEL + base.id + app.id) == b""
     assert world.touched[-1].accounts == (DAVE.did, CAROL.did)
-    world.send(ERIN, Access(cid("free"), "application", None, app.id, "12D3KooWServer", 1_000))
+    world.send(ERIN, Access(cid("free"), "application", None, app.id, "12D3KooWServer", 1_000, 1_000))
 
 
 def test_invalid_model_naming_an_unlicensed_asset() -> None:
@@ -131,7 +131,7 @@ def test_per_access_training_counts_once_accessed() -> None:
     world = World()
     world.send(ALICE, asset("metered", terms=Terms.make({"ai_training": (PER_ACCESS, 2)})))
     world.refuse(CAROL, model([(cid("metered"), None)]), "ai_training per_access")
-    world.send(CAROL, Access(cid("metered"), "ai_training", None, None, "12D3KooWServer", 1_000))
+    world.send(CAROL, Access(cid("metered"), "ai_training", None, None, "12D3KooWServer", 1_000, 1_000))
     world.send(CAROL, model([(cid("metered"), None)]))
 
 

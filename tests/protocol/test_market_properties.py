@@ -24,9 +24,13 @@ from protocol.events import (
     LicenseGrant,
     LicensePurchase,
     LicenseRevoke,
+    ModelTermsSet,
+    UsageRecord,
 )
 from protocol.licenses import ASSET_INDEX, HELD_INDEX, License, held_license_ids, license_index_keys
 from protocol.lineage import MANIFEST, PEOPLE, ModelRecord, trained_on_key
+from protocol.lineage_income import ASSET_PAID_THROUGH, LINEAGE_INCOME, SOURCE_USAGE, decode_use_counters
+from protocol.model_terms import PER_USE, ModelTerms
 from protocol.records import ACTIVE, Account, AssetRecord
 from protocol.royalties import ROYALTY, USAGE, decode_counters
 from protocol.state import apply_block
@@ -45,6 +49,11 @@ TERMS = (
     Terms.make({purpose: (ALLOWED, 0) for purpose in PURPOSES}),
     Terms.make({"ai_training": (PURCHASE, 2), "ai_generative_training": (PURCHASE, 5)}, expires=1_700_000_004_000),
 )
+MODEL_TERMS = (
+    ModelTerms.make({"ai_inference": (PER_USE, 3), "application": (PER_USE, 1)}, training_share_bps=4_000, derivative_share_bps=2_000),
+    ModelTerms.make({"ai_inference": (PER_USE, 7)}, training_share_bps=10_000, derivative_share_bps=9_999),
+    ModelTerms.make({"ai_inference": (ALLOWED, 0), "data_mining": (PER_USE, 1)}, training_share_bps=3_333),
+)
 
 index = st.integers(min_value=0, max_value=7)
 purposes = st.lists(st.sampled_from(PURPOSES), min_size=1, max_size=3, unique=True)
@@ -58,6 +67,9 @@ operations = st.one_of(
     st.tuples(st.just("access"), index, index, st.sampled_from(PURPOSES), index, st.booleans()),
     st.tuples(st.just("model"), st.one_of(st.just(2), index), st.lists(index, max_size=3), st.lists(index, max_size=3), index, st.booleans()),
     st.tuples(st.just("app"), st.one_of(st.just(3), index), st.lists(index, min_size=1, max_size=2)),
+    st.tuples(st.just("mterms"), st.one_of(st.just(2), index), index, index),
+    st.tuples(st.just("use"), index, index, st.booleans(), st.sampled_from(["ai_inference", "application", "data_mining"]),
+              st.integers(1, 13), st.integers(0, 60)),
     st.tuples(st.just("advance"), st.sampled_from([1, 400, 3_000])),
 )
 
@@ -74,6 +86,11 @@ class Run:
         self.step(("asset", 0, 0, 1, 1))
         self.step(("asset", 1, 1, 0, 2))
         self.step(("asset", 0, 2, 2, 4))
+        # A model trained on t1 with terms, and an app on it, so that drawn uses can be paid.
+        self.step(("access", 2, 1, "ai_training", 7, False))
+        self.step(("model", 2, [1], [4], 0, False))
+        self.step(("mterms", 2, 0, 0))
+        self.step(("app", 3, [0]))
 
     def pick(self, items: list[bytes], i: int) -> bytes:
         return items[i % len(items)] if items and i < 6 else digest(f"unknown {i}")
@@ -106,7 +123,7 @@ class Run:
             ref = self.pick(self.apps if purpose == "application" else self.models, op[4]) if op[5] else None
             app = ref if purpose == "application" else None
             model_ref = None if purpose == "application" else ref
-            world.attempt(actor, Access(cid(tag), purpose, model_ref, app, "12D3KooWServer", 1_000))
+            world.attempt(actor, Access(cid(tag), purpose, model_ref, app, "12D3KooWServer", 1_000, 1_000))
         elif kind == "model":
             entries = {cid(TAGS[i % len(TAGS)]): self._license_for(actor, TAGS[i % len(TAGS)], j) for i, j in zip(op[2], op[3] + [4] * 3)}
             base = self.pick(self.models, op[4]) if op[5] else None
@@ -114,6 +131,16 @@ class Run:
         elif kind == "app":
             models = tuple(dict.fromkeys(self.models[i % len(self.models)] if self.models and i < 7 else digest("x") for i in op[2]))
             self._remember(self.apps, world.attempt(actor, AppRegister("app", "1", models)))
+        elif kind == "mterms":
+            world.attempt(actor, ModelTermsSet(self.pick(self.models, op[2]), MODEL_TERMS[op[3] % len(MODEL_TERMS)]))
+        elif kind == "use":
+            self._use(op)
+
+    def _use(self, op: tuple) -> None:
+        actor, world = PEOPLE_KEYS[op[1] % 5], self.world
+        ref = self.pick(self.apps if op[3] else self.models, op[2])
+        body = UsageRecord(None if op[3] else ref, ref if op[3] else None, op[4], op[5], world.ts - 10, world.ts, op[6])
+        world.attempt(actor, body)
 
     def _license_for(self, actor, tag: str, choice: int) -> bytes | None:
         """Mostly a license the actor holds on the asset (the rule's happy path), else none or any."""
@@ -145,11 +172,18 @@ def check_invariants(world: World) -> None:
     assert sum(earned for earned, _ in credits.values()) == total_spent  # type: ignore[misc]
     # Usage and royalty counters reconcile with what was paid and earned.
     usage = [decode_counters(world.data[key]) for key in world.keys(USAGE)]
-    assert sum(row.revenue for row in usage) == total_spent
+    model_usage = [decode_use_counters(world.data[key]) for key in world.keys(SOURCE_USAGE)]
+    assert sum(row.revenue for row in usage) + sum(row.revenue for row in model_usage) == total_spent
     by_holder: dict[str, int] = {}
     for key in world.keys(ROYALTY):
         holder = key[len(ROYALTY) :].split(b"\x00")[0].decode()
         by_holder[holder] = by_holder.get(holder, 0) + decode_counters(world.data[key]).revenue
+    for key in world.keys(LINEAGE_INCOME):
+        holder = key[len(LINEAGE_INCOME) :].split(b"\x00")[0].decode()
+        by_holder[holder] = by_holder.get(holder, 0) + decode_use_counters(world.data[key]).revenue
+    # What was paid through training assets is part of what the used sources charged.
+    through_assets = sum(decode_use_counters(world.data[key]).revenue for key in world.keys(ASSET_PAID_THROUGH))
+    assert through_assets <= sum(row.revenue for row in model_usage)
     for did in set(by_holder) | set(credits):
         assert by_holder.get(did, 0) == credits.get(did, (0, 0))[0], did  # type: ignore[index]
     # The catalog holds exactly the active assets' postings and facts.
@@ -199,6 +233,7 @@ def test_no_sequence_creates_credits_or_breaks_an_index(ops: list[tuple]) -> Non
 def test_the_property_run_exercises_the_market() -> None:
     """A fixed sequence that the random ones build on: it must be accepted step by step."""
     run = Run()
+    assert len(run.models) == len(run.apps) == 1, "the starting model and app were accepted"
     for op in [
         ("buy", 2, 0, ["ai_training"], 7),  # Carol buys training on t0 (Alice 70 / Bob 30)
         ("access", 2, 0, "ai_training", 7, False),
@@ -207,10 +242,17 @@ def test_the_property_run_exercises_the_market() -> None:
         ("grant", 0, 0, 4, ["ai_inference"], 0, 1),
         ("access", 4, 0, "ai_inference", 7, False),
         ("revoke", 1, 1),
+        ("access", 2, 1, "ai_training", 7, False),  # Carol pays per access to train on t1 (Bob's)
+        ("model", 2, [1], [4], 0, True),  # a model on the first, trained on t1
+        ("mterms", 2, 0, 0),
+        ("mterms", 2, 1, 0),
+        ("advance", 1),
+        ("use", 3, 0, True, "ai_inference", 5, 15),  # Dave's app on the first model
+        ("use", 4, 1, False, "ai_inference", 1, 7),  # Erin uses the second, built on the first
     ]:
         before = len(run.world.log)
         run.step(op)
-        assert len(run.world.log) == before + 1, op
+        assert len(run.world.log) == before + (op[0] != "advance"), op
         check_invariants(run.world)
 
 

@@ -29,7 +29,7 @@ def market(terms: Terms = SELLS_TRAINING) -> World:
 
 
 def access(purpose: str = "ai_training", *, model: bytes | None = None, app: bytes | None = None, tag: str = "song") -> Access:
-    return Access(asset=cid(tag), purpose=purpose, model=model, app=app, node="12D3KooWServer", bytes=1_000)
+    return Access(asset=cid(tag), purpose=purpose, model=model, app=app, node="12D3KooWServer", bytes=1_000, max_price=1_000)
 
 
 def balance(world: World, person) -> int:

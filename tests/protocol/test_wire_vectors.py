@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import nacl.signing
 import pytest
 
 from protocol.encoding import decode, encode
-from protocol.events import decode_event
+from protocol.events import BODY_TYPES, decode_event
 from protocol.keys import b58encode
 
+from .factories import valid_bodies
 from .wire_vectors import VECTORS_PATH, build_vectors, render
 
 VECTORS = json.loads(VECTORS_PATH.read_text())
@@ -69,3 +71,17 @@ def test_vectors_cover_bin_nil_and_nested_maps():
     kinds = {vector["envelope"]["kind"] for vector in VECTORS["events"]}
     assert {"participant.register", "asset.terms", "asset.register", "access", "license.revoke"} <= kinds
     assert VECTORS["domains"]["event"] == EVENT_TAG.hex()
+
+
+def _kind_sections() -> dict[str, str]:
+    text = (VECTORS_PATH.parent / "wire.md").read_text()
+    bullets = re.findall(r"^- `([a-z.]+)`: (.*?)(?=^- `|^\S|\Z)", text, re.M | re.S)
+    return {kind: body for kind, body in bullets}
+
+
+def test_wire_md_describes_every_kind_and_every_body_field():
+    sections = _kind_sections()
+    assert set(sections) == set(BODY_TYPES), "docs/wire.md section 5 must list exactly the kinds the node accepts"
+    for kind, body in valid_bodies().items():
+        for field in body.to_wire():
+            assert f"`{field}`" in sections[kind], f"docs/wire.md does not describe {kind} body field {field!r}"

@@ -95,10 +95,11 @@ def _bodies(accounts: list[str]) -> list[tuple[int, int, Body]]:
                 rights_holders=(Share(accounts[0], 7000), Share(accounts[1], 3000)),
                 parents=(),
                 terms=Terms.make({"ai_training": (PURCHASE, 5), "data_mining": (ALLOWED, 0)}),
+                fingerprint=bytes.fromhex("0a1b2c3d4e5f6071"),
             ),
         ),
         (0, 3, AssetTerms(asset=asset, terms=Terms.make({"ai_inference": (PER_ACCESS, 2)}, commercial=True, expires=TS + 86_400_000))),
-        (1, 1, Access(asset=asset, purpose="data_mining", model=None, app=None, node="12D3KooWExampleNodePeerId", bytes=1_234_567)),
+        (1, 1, Access(asset=asset, purpose="data_mining", model=None, app=None, node="12D3KooWExampleNodePeerId", bytes=1_234_567, max_price=0)),
         (0, 4, LicenseRevoke(license=bytes(range(32, 64)))),
     ]
 

@@ -20,12 +20,16 @@ from protocol.events import (
     ManifestEntry,
     Media,
     ModelRegister,
+    ModelTermsSet,
     ParticipantRegister,
     Share,
+    UsageRecord,
     manifest_leaf,
     sign_event,
 )
 from protocol.keys import SigningKey
+from protocol.lineage_income import APP_SOURCE, MODEL_SOURCE
+from protocol.model_terms import PER_USE, ModelTerms
 from protocol.merkle import merkle_root
 from protocol.records import AssetRecord, get_asset
 from protocol.royalties import DAY_MS, day_of
@@ -34,6 +38,7 @@ from storage import catalog_search
 from storage.catalog_search import CatalogQuery, search_catalog
 from storage.lineage_reads import apps_using_works_of, manifest_page, model_chain, models_trained_on, people_of
 from storage.royalty_reads import asset_usage, royalty_statement
+from storage.usage_reads import lineage_statement, paid_through_asset, source_usage
 
 from .chain_helpers import GENESIS_TS, asset_cid, build_block, key, make_genesis
 
@@ -214,7 +219,7 @@ def test_royalty_statement_and_usage_by_day(stores) -> None:
                          (Share(alice.did, 7_000), Share(bob.did, 3_000)), (), Terms.make({"ai_inference": (PER_ACCESS, 10)}))
     chain.commit([chain.event(alice, song)])
     day_one = day_of(chain.ts)
-    access = Access(song.cid, "ai_inference", None, None, "12D3KooWNode", 1000)
+    access = Access(song.cid, "ai_inference", None, None, "12D3KooWNode", 1000, 1000)
     chain.commit([chain.event(FAN, access) for _ in range(3)])
     chain.commit([chain.event(FAN, access)], ts=(day_one + 2) * DAY_MS + 5)
     with chain.store.scan_state() as scan:
@@ -263,3 +268,43 @@ def test_lineage_reads(stores) -> None:
         assert models_trained_on(scan, assets[4].cid, 100) == ([], True)
         apps, complete = apps_using_works_of(scan, alice.did, 100)
         assert complete and [(ident, model_id) for ident, _, model_id, _ in apps] == [(app.id, tuned.id)]
+
+
+def test_lineage_income_statement_paid_through_and_source_usage(stores) -> None:
+    chain = Chain(stores, {APP_DEV.did: 10_000})
+    alice, bob = CREATORS[0], CREATORS[1]
+    chain.commit([
+        chain.event(alice, ParticipantRegister("a", ("creator",))),
+        chain.event(DEV, ParticipantRegister("d", ("model_developer",))),
+        chain.event(APP_DEV, ParticipantRegister("e", ("app_developer",))),
+    ])
+    song = AssetRegister(asset_cid("song"), 1000, Media("wav", 1000, 44_100, 2), "Song", "", "track", "", (), "", "",
+                         (Share(alice.did, 7_000), Share(bob.did, 3_000)), (), Terms.make({"ai_training": (ALLOWED, 0)}))
+    chain.commit([chain.event(alice, song)])
+    manifest = (ManifestEntry(song.cid, None),)
+    trained = chain.event(DEV, ModelRegister("m", "1", None, manifest, merkle_root([manifest_leaf(e) for e in manifest])))
+    chain.commit([trained])
+    app = chain.event(APP_DEV, AppRegister("radio", "1", (trained.id,)))
+    terms = ModelTerms.make({"ai_inference": (PER_USE, 2)}, training_share_bps=5_000)
+    chain.commit([app, chain.event(DEV, ModelTermsSet(trained.id, terms))])
+    day_one = day_of(chain.ts + 1000)
+
+    def use(count: int, via_app: bool) -> Event:
+        body = UsageRecord(None if via_app else trained.id, app.id if via_app else None, "ai_inference", count, 0, chain.ts, 2 * count)
+        return chain.event(APP_DEV, body)
+
+    chain.commit([use(100, True), use(10, False)])
+    chain.commit([use(1000, True)], ts=(day_one + 1) * DAY_MS + 5)
+    app_source, model_source = APP_SOURCE + app.id, MODEL_SOURCE + trained.id
+    with chain.store.scan_state() as scan:
+        whole = lineage_statement(scan, alice.did, 0, day_one + 10)
+        first_day = lineage_statement(scan, bob.did, day_one, day_one)
+        developer = lineage_statement(scan, DEV.did, 0, day_one + 10)
+        through = paid_through_asset(scan, song.cid, day_one + 1, day_one + 1)
+        app_days = source_usage(scan, app_source, 0, day_one + 10)
+    # Each use pays 2 a call: half to the song (Alice 70%, Bob 30%), half kept by the developer.
+    assert {s: (c.uses, c.units, c.revenue) for s, c in whole.rows.items()} == {app_source: (2, 1100, 770), model_source: (1, 10, 7)}
+    assert (first_day.totals.units, first_day.totals.revenue) == (110, 33)
+    assert developer.totals.revenue == 1110
+    assert {s: c.revenue for s, c in through.rows.items()} == {app_source: 1000}
+    assert [(day - day_one, c.units, c.revenue) for day, c in app_days] == [(0, 100, 200), (1, 1000, 2000)]

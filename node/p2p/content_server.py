@@ -1,0 +1,21 @@
+"""The content server: content blocks by CID, for peers fetching a file."""
+
+from __future__ import annotations
+
+from storage.content import ContentStore
+
+from .messages import decode_content_request, encode_content_blocks
+
+
+class ContentServer:
+    def __init__(self, store: ContentStore) -> None:
+        self._store = store
+
+    def serve(self, peer: str, request: bytes) -> bytes:
+        """The blocks asked for that this node has. Blocking: runs in a worker thread."""
+        found = []
+        for cid in decode_content_request(request):
+            data = self._store.get_block(cid)
+            if data is not None:
+                found.append((cid, data))
+        return encode_content_blocks(found)

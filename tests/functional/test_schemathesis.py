@@ -1,0 +1,60 @@
+"""Property-based tests of the whole RPC from its OpenAPI document (schemathesis) against a live node.
+
+Every operation gets examples, the coverage phase's boundary and negative cases and
+random fuzzing, a bounded number of each, and every check schemathesis has but one:
+``positive_data_acceptance`` fails wherever the document is looser than the node
+(a ``did`` is any string to the document, a DID to the node), which says nothing about
+the node's robustness. What must hold: no 5xx, documented status codes and content
+types, negative data refused, and 405 answers that carry ``Allow``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .framework import REPO, NodeProcess
+
+pytestmark = pytest.mark.slow
+
+MAX_EXAMPLES = 50
+"""Per operation and phase: ~1,700 requests, about 15 s on an idle machine."""
+
+KNOWN_MISMATCHES = {("ST205", "OPTIONS /v1/events/batch")}
+"""``/v1/events/{id}`` also matches ``/v1/events/batch``, so aiohttp rightly lists GET in
+that path's ``Allow``; the document lists only POST. The answer is accurate, the document
+cannot say it without documenting a GET that only ever answers 400."""
+
+
+def test_the_rpc_survives_its_own_schema(tmp_path: Path, nodes: list[NodeProcess]) -> None:
+    node = NodeProcess("node0", tmp_path, data_dir=tmp_path / "node0")
+    nodes.append(node)
+    node.start()
+    report = tmp_path / "schemathesis.json"
+    command = [
+        str(Path(sys.executable).with_name("st")), "run", f"{node.url}/v1/openapi.json",
+        "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+        "--phases", "examples,coverage,fuzzing", "--max-examples", str(MAX_EXAMPLES),
+        "--generation-deterministic", "--workers", "1", "--request-timeout", "20",
+        "--report", "json", "--report-json-path", str(report),
+    ]  # fmt: skip
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.functional.schemathesis_hooks", "PYTHONPATH": str(REPO)}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(report.read_text())
+    print(
+        f"schemathesis: {summary['operations']['tested']} operations, "
+        f"{summary['test_cases']['generated']} test cases, {summary['test_cases']['unique_failures']} unique failures, "
+        f"{summary['running_time']:.1f} s"
+    )
+    assert summary["operations"]["tested"] == summary["operations"]["total"] >= 25
+    assert summary["errors"] == [], summary["errors"]
+    found = {(failure["code"], operation) for failure in summary["failures"] for operation in failure["operations"]}
+    assert found <= KNOWN_MISMATCHES, result.stdout[-6000:]
+    assert node.running, node.log_tail()
+    assert "internal error" not in node.log_path.read_text(), node.log_tail()
