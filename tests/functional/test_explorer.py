@@ -60,6 +60,9 @@ class Page:
         self.driver.get(f"{self.url}/#{fragment}")
         try:
             WebDriverWait(self.driver, 20 * TIMEOUT_FACTOR).until(lambda d: expect in d.find_element("id", "view").text)
+            if phone:  # readable on a phone: nothing wider than the screen but the tables' own scroll boxes
+                overflow = self.driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{fragment} is {overflow}px wider than a phone's screen"
         finally:
             self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
             if phone:
@@ -129,6 +132,9 @@ def test_every_view_shows_the_chain_and_its_market(start_local_node, browser):
     assert "Beat Buddy 2.1" in app and "tune-gen" in app and "First light" in app and "Ada Tone" in app
     labels = [element.text for element in page.driver.find_elements("css selector", "#view svg .node text")]
     assert {"app", "model", "asset", "person"} <= set(labels), labels
+
+    page.open(f"/lineage/{world.app}", expect="Training data", name="lineage-app-phone", phone=True)
+    page.open(f"/event/{world.license}", expect="Inclusion proof", name="event-phone", phone=True)
 
     authorities = page.open("/authorities", expect="Blocks signed recently", name="authorities")
     assert "No authority has signed two blocks at one height." in authorities
