@@ -43,6 +43,10 @@ class RpcConfig:
     """Open RPC connections; more are answered 503 and closed."""
     max_concurrent_uploads: int = 8
     """Uploads streamed at once; more are answered 429."""
+    feed_subscribers: int = 64
+    """Live feed (websocket) subscribers served at once."""
+    feed_queue: int = 1024
+    """Messages a feed subscriber may fall behind before it is dropped."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,8 @@ def load_config(path: Path) -> Config:
         idle_timeout_s=rpc.integer("idle_timeout_s", RpcConfig.idle_timeout_s, 1, 3600),
         max_connections=rpc.integer("max_connections", RpcConfig.max_connections, 1, 100_000),
         max_concurrent_uploads=rpc.integer("max_concurrent_uploads", RpcConfig.max_concurrent_uploads, 1, 1024),
+        feed_subscribers=rpc.integer("feed_subscribers", RpcConfig.feed_subscribers, 0, 10_000),
+        feed_queue=rpc.integer("feed_queue", RpcConfig.feed_queue, 1, 1_000_000),
     )
     rpc.done()
     mempool = _Section(raw.get("mempool", {}), path, "mempool")

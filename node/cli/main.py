@@ -12,13 +12,13 @@ from typing import NoReturn
 from node.client import DEFAULT_NODE_URL, RpcError
 
 from . import accounts, assets, chain, keys
-from . import fetch, lineage, market, royalties, search, testnet, usage
+from . import fetch, lineage, market, royalties, search, testnet, usage, watch
 from .context import Context
 from .errors import CliError, UsageError
 from .output import Output
 
 NODE_ENV = "AUDIERA_NODE"
-COMMAND_MODULES = (keys, chain, accounts, assets, search, market, fetch, lineage, usage, royalties, testnet)
+COMMAND_MODULES = (keys, chain, accounts, assets, search, market, fetch, lineage, usage, royalties, testnet, watch)
 
 
 class CliParser(argparse.ArgumentParser):

@@ -5,6 +5,7 @@ to a node (the ``audiera`` CLI, an application, a test) starts fast and stays ou
 node's internals.
 """
 
+from .feed import FeedClosed, FeedReader
 from .rpc import DEFAULT_NODE_URL, Download, NodeClient, RpcError, segment
 
-__all__ = ["DEFAULT_NODE_URL", "Download", "NodeClient", "RpcError", "segment"]
+__all__ = ["DEFAULT_NODE_URL", "Download", "FeedClosed", "FeedReader", "NodeClient", "RpcError", "segment"]

@@ -6,7 +6,10 @@ so what is served and what is documented cannot drift apart.
 
 from __future__ import annotations
 
-from . import access_api, catalog_api, chain_api, consensus_api, content_api, license_api, lineage_api, registry_api, reupload, royalty_api, usage_api
+from . import (
+    access_api, catalog_api, chain_api, consensus_api, content_api, explorer_api, feed_api, gateway_api, license_api, lineage_api,
+    metrics, registry_api, reupload, royalty_api, usage_api,
+)
 from .errors import Handler
 
 Route = tuple[str, str, Handler, str]
@@ -46,3 +49,16 @@ ROUTES: list[Route] = [
     *usage_api.ROUTES,
     *reupload.ROUTES,
 ]
+
+OTHER_PROTOCOL_ROUTES: list[Route] = [
+    ("GET", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: a raw block or a CAR of what this node holds"),
+    ("HEAD", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: the headers of the same answer"),
+    ("GET", "/ipfs/{cid}/{path:.+}", gateway_api.get_ipfs_path, "IPFS trustless gateway: paths (none below a file)"),
+    ("GET", "/v1/feed", feed_api.get_feed, "Live feed (websocket): new heads, finality, and events by kind, account or asset"),
+    ("GET", "/metrics", metrics.get_metrics, "Prometheus metrics: chain, mempool, peers, feeds, RPC requests"),
+    ("GET", "/", explorer_api.get_index, "The explorer: a page to look at the chain, its market and its people"),
+    ("GET", "/explorer/{name}", explorer_api.get_explorer_file, "The explorer's scripts and style"),
+]
+"""Endpoints that speak another protocol than the JSON API (the IPFS trustless gateway, a
+websocket, the Prometheus exposition, the explorer's pages), so they are served but described by their own specification or module, not
+in the OpenAPI document."""
