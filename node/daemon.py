@@ -30,6 +30,9 @@ from .rpc.app import create_app
 from .rpc.server import serve_rpc
 from .services import Services
 
+SHUTDOWN_REPORT_S = 8.0
+"""How long parts may take to end after SIGTERM before the log names those still running."""
+
 log = logging.getLogger("audiera.node")
 
 DEV_NETWORK_ID = "audiera-dev"
@@ -207,5 +210,25 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
 
 async def _cancel_on(stop: asyncio.Event, workers: list[asyncio.Task]) -> None:
     await stop.wait()
+    log.info("stopping")
     for worker in workers:
         worker.cancel()
+    _, pending = await asyncio.wait(workers, timeout=SHUTDOWN_REPORT_S)
+    # A part that does not end when cancelled keeps the node from stopping; say which,
+    # with where it waits, so that the log of a node that had to be killed shows the cause.
+    for task in asyncio.all_tasks() if pending else ():
+        if not task.done() and task is not asyncio.current_task():
+            log.warning("still stopping after %.0f s: %s at %s", SHUTDOWN_REPORT_S, task.get_name(), _where(task))
+
+
+def _where(task: asyncio.Task) -> str:
+    """The chain of awaits a task is suspended in, outermost first."""
+    places, awaited = [], task.get_coro()
+    while awaited is not None and len(places) < 20:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            places.append(type(awaited).__name__)
+            break
+        places.append(f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno} {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return " -> ".join(places) or "?"
