@@ -379,12 +379,7 @@ class Http:
         return (time.perf_counter() - started) * 1000, document
 
     def post(self, path: str, body: bytes) -> dict:
-        self.connection.request("POST", path, body=body, headers={"Content-Type": "application/octet-stream"})
-        response = self.connection.getresponse()
-        answer = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"POST {path}: HTTP {response.status} {answer[:300]!r}")
-        return json.loads(answer)
+        return self.client.request("POST", path, body=body, content_type="application/octet-stream")
 
 
 def percentile(values: list[float], fraction: float) -> float:
