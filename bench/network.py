@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -103,8 +104,8 @@ class ObserverCounts:
 class Observers:
     """One live-feed subscriber per node reading every topic, and a ``/metrics`` scrape of every node each second.
 
-    A subscriber reads until its node stops (the reader blocks in the socket, and only the
-    end of the connection wakes it); ``finish`` takes the counts at the end of the load.
+    A subscriber reads until its node stops or its process ends (the reader blocks in the
+    socket, and only the end of the connection wakes it); ``finish`` takes the counts.
     """
 
     def __init__(self, urls: list[str]) -> None:
@@ -170,6 +171,46 @@ class Observers:
             )
 
 
+class ObserverProcess:
+    """:class:`Observers` in a process of their own, as a real subscriber and scraper are.
+
+    In the bench's process their decoding would hold the interpreter lock against the load
+    clients and the inclusion watcher, and that delay would be counted as the node's cost.
+    """
+
+    def __init__(self, urls: list[str]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child_end = context.Pipe()
+        self._process = context.Process(target=_observe, args=(urls, child_end), daemon=True)
+
+    def start(self) -> None:
+        self._process.start()
+        if not self._pipe.poll(60):
+            self._process.kill()
+            raise RuntimeError("the observers did not subscribe within 60 s")
+        answer = self._pipe.recv()
+        if isinstance(answer, str):
+            raise RuntimeError(f"the observers could not start: {answer}")
+
+    def finish(self) -> ObserverCounts:
+        self._pipe.send("finish")
+        counts = self._pipe.recv()
+        self._process.join(30)
+        return counts
+
+
+def _observe(urls: list[str], pipe: "multiprocessing.connection.Connection") -> None:
+    observers = Observers(urls)
+    try:
+        observers.start()
+    except RpcError as exc:
+        pipe.send(str(exc))
+        return
+    pipe.send(True)
+    pipe.recv()
+    pipe.send(observers.finish())
+
+
 @dataclass(frozen=True)
 class LoadFigures:
     submitted: dict[str, float]
@@ -195,7 +236,7 @@ def load_phase(urls: list[str], events: list[tuple[str, bytes]], rate: float, ob
     """(a) and (b): offer ``events`` at ``rate`` and time their inclusion on every node."""
     watcher = InclusionWatcher(urls)
     watcher.start()
-    observers = Observers(urls) if observe else None
+    observers = ObserverProcess(urls) if observe else None
     if observers:
         observers.start()
     print(f"offering {len(events)} events at {rate:.0f}/s{' with observers' if observe else ''}…", file=sys.stderr)
