@@ -80,6 +80,24 @@ def get(url: str, path: str) -> Any:
     return NodeClient(url, timeout=60).get(path)
 
 
+class MetricsScraper(NodeClient):
+    """``GET /metrics`` on one kept connection, as a Prometheus server scrapes: the exposition text.
+
+    The shared client answers JSON only; the metrics are text, so this reads the body itself.
+    """
+
+    def __init__(self, url: str, timeout: float = 10) -> None:
+        super().__init__(url, timeout=timeout, keep_alive=True)
+
+    def scrape(self) -> str:
+        with self._exchange("GET", "/metrics", None, None, None, None) as response:
+            data = self._read_all(response, "GET", "/metrics", None)
+        if response.status != 200:
+            self._decode(response.status, data, "GET", "/metrics")  # raises the node's RpcError if it sent one
+            raise RpcError(response.status, "not_rpc", f"the node at {self.url} answered GET /metrics with HTTP {response.status}")
+        return data.decode("utf-8", "replace")
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

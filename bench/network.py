@@ -8,26 +8,45 @@
     medians reported: a single measurement varied by a third); (d) catch-up rate of a
     fresh node joining a chain of at least 50,000 events.
 
+``--observers`` keeps, during the load, one live-feed subscriber per node (every topic,
+reading everything) and scrapes every node's ``/metrics`` once a second, and counts both.
+``--compare-observers`` runs the whole bench on a testnet without them, then the load
+again on a fresh testnet with them, and reports both loads and ``observer_cost_ratio``:
+events/s with observers over events/s without (metrics and feeds may cost at most 5%,
+so at least 0.95). Throughput only shows a cost when the load saturates the nodes; at an
+offered rate they keep up with, the inclusion latencies show it.
+
     python bench/network.py [--rate 1200] [--events 50000] [--content-mb 100] [--transfer-runs 3]
+                            [--observers | --compare-observers]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._nodes import BenchNode, emit, get, load, post, print_log_tails, sign_events, wait_for  # noqa: E402
-from node.client import RpcError  # noqa: E402
+from bench._nodes import BenchNode, MetricsScraper, emit, get, load, post, print_log_tails, sign_events, wait_for  # noqa: E402
+from node.client import FeedClosed, FeedReader, RpcError  # noqa: E402
 from node.files.network_files import scaffold_network  # noqa: E402
+
+NODES = 5
+LOADED_NODES = 4
+"""Nodes that take the load; the last one joins later, to measure catch-up."""
+BLOCK_PERIOD_MS = 1000
+SCRAPE_PERIOD_S = 1.0
+METRIC_EVERY_SCRAPE_HAS = "audiera_chain_head_height"
+
 
 class InclusionWatcher:
     """Polls every node's new blocks and notes when each event first appears on each node.
@@ -68,8 +87,197 @@ class InclusionWatcher:
         return None if any(t is None for t in times) else max(times)  # type: ignore[type-var]
 
 
+@dataclass(frozen=True)
+class ObserverCounts:
+    """What the observers got during one load."""
+
+    feed_messages: int
+    feed_events_fewest: int
+    """Events the feed with the fewest delivered: every feed should carry every included event."""
+    feed_ends: tuple[str, ...]
+    """Why a subscriber stopped reading before the load ended (a node ends a feed that falls behind)."""
+    scrapes: int
+    scrape_failures: int
+    seconds: float
+
+
+class Observers:
+    """One live-feed subscriber per node reading every topic, and a ``/metrics`` scrape of every node each second.
+
+    A subscriber reads until its node stops or its process ends (the reader blocks in the
+    socket, and only the end of the connection wakes it); ``finish`` takes the counts.
+    """
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._feed_messages = [0] * len(urls)
+        self._feed_events = [0] * len(urls)
+        self._feed_ends: list[str] = []
+        self._scrapes = 0
+        self._scrape_failures = 0
+        self._readers = [FeedReader(url) for url in urls]
+        self._scrapers = [threading.Thread(target=self._scrape, args=(url,), daemon=True) for url in urls]
+        self._started = 0.0
+
+    def start(self) -> None:
+        for reader in self._readers:
+            reader.connect()  # subscribed before the first event is offered
+        for index in range(len(self.urls)):
+            threading.Thread(target=self._read, args=(index,), daemon=True).start()
+        for thread in self._scrapers:
+            thread.start()
+        self._started = time.monotonic()
+
+    def _read(self, index: int) -> None:
+        try:
+            for message in self._readers[index].messages():
+                with self._lock:
+                    self._feed_messages[index] += 1
+                    if message.get("type") == "events":
+                        self._feed_events[index] += len(message["events"])
+        except (FeedClosed, RpcError) as exc:
+            if not self.stop.is_set():
+                with self._lock:
+                    self._feed_ends.append(f"{self.urls[index]}: {exc}")
+
+    def _scrape(self, url: str) -> None:
+        scraper = MetricsScraper(url)
+        due = time.monotonic()
+        while not self.stop.wait(max(0.0, due - time.monotonic())):
+            try:
+                text = scraper.scrape()
+                if METRIC_EVERY_SCRAPE_HAS not in text:
+                    raise RpcError(200, "not_metrics", f"the node at {url} answered /metrics without {METRIC_EVERY_SCRAPE_HAS}")
+                with self._lock:
+                    self._scrapes += 1
+            except RpcError as exc:
+                print(f"observers: {exc}", file=sys.stderr)
+                with self._lock:
+                    self._scrape_failures += 1
+            # A scrape that came late does not make the next ones come faster.
+            due = max(due + SCRAPE_PERIOD_S, time.monotonic())
+        scraper.close()
+
+    def finish(self) -> ObserverCounts:
+        self.stop.set()
+        for thread in self._scrapers:
+            thread.join()
+        with self._lock:
+            return ObserverCounts(
+                sum(self._feed_messages), min(self._feed_events), tuple(self._feed_ends),
+                self._scrapes, self._scrape_failures, time.monotonic() - self._started,
+            )
+
+
+class ObserverProcess:
+    """:class:`Observers` in a process of their own, as a real subscriber and scraper are.
+
+    In the bench's process their decoding would hold the interpreter lock against the load
+    clients and the inclusion watcher, and that delay would be counted as the node's cost.
+    """
+
+    def __init__(self, urls: list[str]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child_end = context.Pipe()
+        self._process = context.Process(target=_observe, args=(urls, child_end), daemon=True)
+
+    def start(self) -> None:
+        self._process.start()
+        if not self._pipe.poll(60):
+            self._process.kill()
+            raise RuntimeError("the observers did not subscribe within 60 s")
+        answer = self._pipe.recv()
+        if isinstance(answer, str):
+            raise RuntimeError(f"the observers could not start: {answer}")
+
+    def finish(self) -> ObserverCounts:
+        self._pipe.send("finish")
+        counts = self._pipe.recv()
+        self._process.join(30)
+        return counts
+
+
+def _observe(urls: list[str], pipe: "multiprocessing.connection.Connection") -> None:
+    observers = Observers(urls)
+    try:
+        observers.start()
+    except RpcError as exc:
+        pipe.send(str(exc))
+        return
+    pipe.send(True)
+    pipe.recv()
+    pipe.send(observers.finish())
+
+
+@dataclass(frozen=True)
+class LoadFigures:
+    submitted: dict[str, float]
+    events_per_s: float
+    p50: float
+    p99: float
+    observed: ObserverCounts | None
+
+
+def start_testnet(workdir: Path, started: int) -> list[BenchNode]:
+    """A fresh testnet of NODES in ``workdir``, the first ``started`` of them running in a full mesh."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    _, scaffolded = scaffold_network(workdir / "net", nodes=NODES, authorities=1, block_period_ms=BLOCK_PERIOD_MS, replicate="none")
+    nodes = [BenchNode(s.config_path, workdir, f"node{s.index}") for s in scaffolded]
+    for node in nodes[:started]:
+        node.start()
+    urls = [node.url for node in nodes[:started]]
+    wait_for(lambda: all(len(get(url, "/v1/status")["peers"]) >= started - 1 for url in urls), 60, "a full mesh")
+    return nodes
+
+
+def load_phase(urls: list[str], events: list[tuple[str, bytes]], rate: float, observe: bool) -> LoadFigures:
+    """(a) and (b): offer ``events`` at ``rate`` and time their inclusion on every node."""
+    watcher = InclusionWatcher(urls)
+    watcher.start()
+    observers = ObserverProcess(urls) if observe else None
+    if observers:
+        observers.start()
+    print(f"offering {len(events)} events at {rate:.0f}/s{' with observers' if observe else ''}…", file=sys.stderr)
+    started = time.monotonic()
+    submitted = load(urls, events, rate)
+    wait_for(lambda: all(watcher.on_all(e) is not None for e in submitted), 600, "every event on every node")
+    watcher.stop.set()
+    observed = observers.finish() if observers else None
+    included_at = {event_id: watcher.on_all(event_id) for event_id in submitted}
+    finished = max(included_at.values())  # type: ignore[type-var]
+    latencies = sorted(included_at[e] - submitted[e] for e in submitted)  # type: ignore[operator]
+    return LoadFigures(
+        submitted,
+        len(submitted) / (finished - started),  # type: ignore[operator]
+        statistics.median(latencies),
+        latencies[int(len(latencies) * 0.99) - 1],
+        observed,
+    )
+
+
+def stop_all(nodes: list[BenchNode]) -> None:
+    for node in nodes:
+        node.stop()
+
+
 def _runs(figures: list[float]) -> str:
     return ", ".join(f"{figure:.0f}" for figure in figures)
+
+
+def _inclusion(figures: LoadFigures, period_s: float) -> str:
+    p50, p99 = figures.p50, figures.p99
+    return f"p50 {p50:.2f} s, p99 {p99:.2f} s ({p50 / period_s:.2f} / {p99 / period_s:.2f} block periods)"
+
+
+def _observers_row(counts: ObserverCounts, included: int) -> str:
+    row = (
+        f"{counts.feed_messages} feed messages on {LOADED_NODES} subscribers (fewest events on one feed: "
+        f"{counts.feed_events_fewest} of {included}), {counts.scrapes} /metrics scrapes in {counts.seconds:.0f} s "
+        f"({counts.scrape_failures} failed)"
+    )
+    return row + (f"; feeds ended early: {'; '.join(counts.feed_ends)}" if counts.feed_ends else "")
 
 
 def main() -> None:
@@ -79,6 +287,12 @@ def main() -> None:
     parser.add_argument("--content-mb", type=int, default=100)
     parser.add_argument("--transfer-runs", type=int, default=3, help="transfers and bare streams, taken in turns; medians reported")
     parser.add_argument("--dir", type=Path)
+    watching = parser.add_mutually_exclusive_group()
+    watching.add_argument("--observers", action="store_true", help="a feed subscriber per node and a /metrics scrape a second during the load")
+    watching.add_argument(
+        "--compare-observers", action="store_true",
+        help="the bench without observers, then the load again on a fresh testnet with them, and the ratio",
+    )
     args = parser.parse_args()
     print(f"signing {args.events} events…", file=sys.stderr)
     events = sign_events(args.events)
@@ -86,28 +300,11 @@ def main() -> None:
         args.dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as work:
         workdir = Path(work)
-        genesis, scaffolded = scaffold_network(workdir / "net", nodes=5, authorities=1, block_period_ms=1000, replicate="none")
-        nodes = [BenchNode(s.config_path, workdir, f"node{s.index}") for s in scaffolded]
+        nodes = start_testnet(workdir, LOADED_NODES)
         try:
-            for node in nodes[:4]:
-                node.start()
-            urls = [node.url for node in nodes[:4]]
-            wait_for(lambda: all(len(get(url, "/v1/status")["peers"]) >= 3 for url in urls), 60, "a full mesh")
-
-            # (a) and (b)
-            watcher = InclusionWatcher(urls)
-            watcher.start()
-            print(f"offering {args.events} events at {args.rate:.0f}/s…", file=sys.stderr)
-            started = time.monotonic()
-            submitted = load(urls, events, args.rate)
-            wait_for(lambda: all(watcher.on_all(e) is not None for e in submitted), 600, "every event on every node")
-            watcher.stop.set()
-            included_at = {event_id: watcher.on_all(event_id) for event_id in submitted}
-            finished = max(included_at.values())  # type: ignore[type-var]
-            events_per_s = len(submitted) / (finished - started)  # type: ignore[operator]
-            latencies = sorted(included_at[e] - submitted[e] for e in submitted)  # type: ignore[operator]
-            p50 = statistics.median(latencies)
-            p99 = latencies[int(len(latencies) * 0.99) - 1]
+            urls = [node.url for node in nodes[:LOADED_NODES]]
+            plain = load_phase(urls, events, args.rate, args.observers)
+            submitted = plain.submitted
 
             # (c) content transfer against one bare stream between the same two nodes, taken
             # in turns: a single measurement of either varied by a third between runs.
@@ -139,30 +336,72 @@ def main() -> None:
             print_log_tails(nodes)
             raise
         finally:
-            for node in nodes:
-                node.stop()
-    period_s = genesis.block_period_ms / 1000
-    emit(
-        [
-            ("testnet", "4 nodes on 127.0.0.1, 1 authority, block period 1 s, 2 cores shared with the load"),
-            ("events included on all nodes", f"{events_per_s:.0f}/s ({len(submitted)} events offered at {args.rate:.0f}/s)"),
-            ("submission -> on all nodes", f"p50 {p50:.2f} s, p99 {p99:.2f} s ({p50 / period_s:.2f} / {p99 / period_s:.2f} block periods)"),
-            ("content transfer", f"{transfer_mb_s:.1f} MB/s for {args.content_mb} MB (median; runs: {_runs(transfers)})"),
-            ("one bare libp2p stream", f"{stream_mb_s:.1f} MB/s (same two nodes, in turns; runs: {_runs(streams)})"),
-            ("transfer / stream", f"{transfer_mb_s / stream_mb_s:.2f}"),
-            ("fresh node catch-up", f"{catchup_events_per_s:.0f} events/s ({chain_events} events, {target} blocks, {catchup_s:.1f} s)"),
-        ],
-        {
-            "events_per_s": round(events_per_s, 1),
-            "inclusion_p50_s": round(p50, 3),
-            "inclusion_p99_s": round(p99, 3),
-            "block_period_s": period_s,
-            "transfer_mb_s": round(transfer_mb_s, 1),
-            "stream_mb_s": round(stream_mb_s, 1),
-            "transfer_ratio": round(transfer_mb_s / stream_mb_s, 3),
-            "catchup_events_per_s": round(catchup_events_per_s, 1),
-        },
-    )
+            stop_all(nodes)
+
+        observed: LoadFigures | None = None
+        if args.compare_observers:
+            # A fresh testnet and fresh events: the second load meets the same empty chain as the first.
+            print(f"signing {args.events} events for the observed load…", file=sys.stderr)
+            observed_events = sign_events(args.events)
+            nodes = start_testnet(workdir / "observed", LOADED_NODES)
+            try:
+                observed = load_phase([node.url for node in nodes[:LOADED_NODES]], observed_events, args.rate, True)
+            except BaseException:
+                print_log_tails(nodes)
+                raise
+            finally:
+                stop_all(nodes)
+    period_s = BLOCK_PERIOD_MS / 1000
+    table = [
+        ("testnet", f"{LOADED_NODES} nodes on 127.0.0.1, 1 authority, block period 1 s, 2 cores shared with the load"),
+        ("events included on all nodes", f"{plain.events_per_s:.0f}/s ({len(submitted)} events offered at {args.rate:.0f}/s)"),
+        ("submission -> on all nodes", _inclusion(plain, period_s)),
+    ]
+    if plain.observed:
+        table.append(("observers during the load", _observers_row(plain.observed, len(submitted))))
+    table += [
+        ("content transfer", f"{transfer_mb_s:.1f} MB/s for {args.content_mb} MB (median; runs: {_runs(transfers)})"),
+        ("one bare libp2p stream", f"{stream_mb_s:.1f} MB/s (same two nodes, in turns; runs: {_runs(streams)})"),
+        ("transfer / stream", f"{transfer_mb_s / stream_mb_s:.2f}"),
+        ("fresh node catch-up", f"{catchup_events_per_s:.0f} events/s ({chain_events} events, {target} blocks, {catchup_s:.1f} s)"),
+    ]
+    result = {
+        "events_per_s": round(plain.events_per_s, 1),
+        "inclusion_p50_s": round(plain.p50, 3),
+        "inclusion_p99_s": round(plain.p99, 3),
+        "block_period_s": period_s,
+        "transfer_mb_s": round(transfer_mb_s, 1),
+        "stream_mb_s": round(stream_mb_s, 1),
+        "transfer_ratio": round(transfer_mb_s / stream_mb_s, 3),
+        "catchup_events_per_s": round(catchup_events_per_s, 1),
+    }
+    if plain.observed:
+        result.update(_observer_keys(plain.observed, ""))
+    if observed and observed.observed:
+        ratio = observed.events_per_s / plain.events_per_s
+        table += [
+            ("with observers, fresh testnet", f"{observed.events_per_s:.0f}/s ({len(observed.submitted)} events offered at {args.rate:.0f}/s)"),
+            ("  submission -> on all nodes", _inclusion(observed, period_s)),
+            ("  observers during the load", _observers_row(observed.observed, len(observed.submitted))),
+            ("events/s with / without observers", f"{ratio:.3f} (at most 5% cost: at least 0.95)"),
+        ]
+        result.update({
+            "events_per_s_observed": round(observed.events_per_s, 1),
+            "inclusion_p50_s_observed": round(observed.p50, 3),
+            "inclusion_p99_s_observed": round(observed.p99, 3),
+            "observer_cost_ratio": round(ratio, 3),
+            **_observer_keys(observed.observed, "_observed"),
+        })
+    emit(table, result)
+
+
+def _observer_keys(counts: ObserverCounts, suffix: str) -> dict[str, int]:
+    return {
+        f"feed_messages{suffix}": counts.feed_messages,
+        f"metrics_scrapes{suffix}": counts.scrapes,
+        f"metrics_scrape_failures{suffix}": counts.scrape_failures,
+        f"feeds_ended_early{suffix}": len(counts.feed_ends),
+    }
 
 
 if __name__ == "__main__":
