@@ -1,13 +1,21 @@
-"""The OpenAPI 3.1 document served at /v1/openapi.json, built from the route table."""
+"""The OpenAPI 3.1 document served at /v1/openapi.json, generated from the route table and the body models.
+
+Every route has an entry in ``OPERATIONS``: its success status, the model of its answer
+(api_models.py), the refusals it can give and its request body; the schemas of the
+document are the models' own, and its enums are the code's constants.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from protocol.events import MAX_USE_COUNT
+from protocol.events import ASSET_TYPES, MAX_USE_COUNT
 from protocol.terms import PURPOSES
 
+from . import api_models as m
+from .catalog_api import SORTS
 from .routes import ROUTES
 
 _PARAM_DOCS = {
@@ -16,6 +24,7 @@ _PARAM_DOCS = {
     "cid": "An asset id: the CIDv1 (base32) of its content",
     "did": "An account: did:key:z6Mk…",
 }
+_PATH_SCHEMAS = {"id": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}
 _QUERY_DOCS = {
     "/v1/assets/{cid}": ["limit", "after"],
     "/v1/accounts/{did}": ["limit", "after"],
@@ -48,17 +57,17 @@ _QUERY_PARAMS = {
     "events": {"name": "events", "in": "query", "description": "Include full events", "schema": {"type": "boolean"}},
     # The data market's parameters.
     "q": {"name": "q", "in": "query", "description": "Words that title, tags, genre or description must all contain", "schema": {"type": "string"}},
-    "type": {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["track", "stem", "sample", "sound_effect", "dataset"]}},
+    "type": {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(ASSET_TYPES)}},
     "genre": {"name": "genre", "in": "query", "schema": {"type": "string"}},
     "tag": {"name": "tag", "in": "query", "schema": {"type": "string"}},
     "creator": {"name": "creator", "in": "query", "description": "A rights holder (did:key)", "schema": {"type": "string"}},
     "isrc": {"name": "isrc", "in": "query", "schema": {"type": "string"}},
     "iswc": {"name": "iswc", "in": "query", "schema": {"type": "string"}},
-    "purpose": {"name": "purpose", "in": "query", "description": "Only assets whose terms in force allow this purpose", "schema": {"type": "string"}},
+    "purpose": {"name": "purpose", "in": "query", "description": "Only assets whose terms in force allow this purpose", "schema": {"type": "string", "enum": list(PURPOSES)}},
     "max_price": {"name": "max_price", "in": "query", "description": "With purpose: at most this price (0: free only)", "schema": {"type": "integer", "minimum": 0}},
     "min_duration_ms": {"name": "min_duration_ms", "in": "query", "schema": {"type": "integer", "minimum": 0}},
     "max_duration_ms": {"name": "max_duration_ms", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-    "sort": {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["newest", "title"]}},
+    "sort": {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
     "cursor": {"name": "after", "in": "query", "description": "Hex cursor from a previous page's next", "schema": {"type": "string"}},
     "asset_cursor": {"name": "after", "in": "query", "description": "MODEL:CID cursor from a previous page's assets.next", "schema": {"type": "string"}},
     "asset": {"name": "asset", "in": "query", "description": "An asset id (CID)", "schema": {"type": "string"}},
@@ -67,73 +76,152 @@ _QUERY_PARAMS = {
     "use_purpose": {"name": "purpose", "in": "query", "required": True, "description": "The purpose of the use", "schema": {"type": "string", "enum": list(PURPOSES)}},
     "count": {"name": "count", "in": "query", "required": True, "description": "Units of use (calls)", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_USE_COUNT}},
 }  # fmt: skip
-_BODIES = {
-    ("POST", "/v1/events"): {
-        "required": True,
-        "content": {"application/msgpack": {"schema": {"type": "string", "format": "binary"}}},
-        "description": "The signed event's canonical MessagePack bytes",
-    },
-    ("POST", "/v1/content"): {
-        "required": True,
-        "content": {
-            "audio/*": {"schema": {"type": "string", "format": "binary"}},
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-        },
-        "description": "The file's bytes, streamed",
-    },
-}
-_BODIES[("POST", "/v1/access")] = {
-    "required": True,
-    "content": {"application/msgpack": {"schema": {"type": "string", "format": "binary"}}},
-    "description": "A signed access event naming this node; the answer is the content (application/octet-stream) or 403",
-}
-_BODIES[("POST", "/v1/preflight")] = {
-    "required": True,
-    "content": {"application/json": {"schema": {"type": "object", "required": ["assets", "purpose"]}}},
-    "description": '{"assets": [CID, …], "purpose": PURPOSE, "account": DID (optional)}',
-}
-_BODIES[("POST", "/v1/fingerprints/match")] = {
-    "required": True,
-    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    "description": "A fingerprint: whole 32-bit big-endian frames, as an upload's answer gives it (hex-decoded)",
-}
-_SUCCESS = {("POST", "/v1/events"): "202", ("POST", "/v1/content"): "201"}
+_OCTETS = {"type": "string", "format": "binary"}
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
-    },
+
+def _msgpack_body(description: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/msgpack": {"schema": _OCTETS}}, "description": description}
+
+
+def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}, "description": description}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one route answers: its success status and body, the refusals it can give, its request body."""
+
+    response: Any
+    """A model from api_models, or None for a body that is not JSON (see content)."""
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    body: dict[str, Any] | None = None
+    content: str = "application/json"
+
+
+_LOOKUP = (400, 404)
+_SIGNED = (400, 409, 413, 415)
+_ADMIN = (400, 403)
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/v1/status"): Operation(m.Status),
+    ("GET", "/v1/genesis"): Operation(m.Genesis),
+    ("GET", "/v1/peers"): Operation(m.Peers),
+    ("GET", "/v1/sync"): Operation(m.Sync),
+    ("POST", "/v1/admin/peering"): Operation(m.Peering, errors=_ADMIN, body=_json_body(m.PeeringRequest, "Cut off (enabled false), reconnect, or keep only some peers")),
+    ("POST", "/v1/admin/perf"): Operation(
+        [m.PerfMeasured, m.PerfAllowed], errors=(*_ADMIN, 502),
+        body=_json_body([m.PerfMeasureRequest, m.PerfAllowRequest], "Measure a stream from a peer, or allow a peer to measure from here"),
+    ),
+    ("POST", "/v1/events"): Operation(m.EventSubmitted, 202, _SIGNED, _msgpack_body("The signed event's canonical MessagePack bytes")),
+    ("POST", "/v1/events/batch"): Operation(m.BatchSubmitted, 200, (400, 413, 415), _msgpack_body("A MessagePack array of signed events' bytes")),
+    ("GET", "/v1/events/{id}"): Operation(m.EventStatus, errors=_LOOKUP),
+    ("GET", "/v1/blocks/{ref}"): Operation(m.BlockView, errors=_LOOKUP),
+    ("GET", "/v1/headers"): Operation(m.Headers, errors=(400,)),
+    ("POST", "/v1/blocks"): Operation(m.BlockSubmitted, 202, _SIGNED, _msgpack_body("The signed block's canonical MessagePack bytes")),
+    ("GET", "/v1/evidence"): Operation(m.EvidenceList, errors=(400,)),
+    ("GET", "/v1/authorities"): Operation(m.Authorities),
+    ("GET", "/v1/assets/{cid}"): Operation(m.AssetWithHistory, errors=_LOOKUP),
+    ("GET", "/v1/accounts/{did}"): Operation(m.AccountWithActivity, errors=(400,)),
+    ("POST", "/v1/content"): Operation(
+        m.Uploaded, 201, (400, 413, 415, 429, 507),
+        {"required": True, "content": {"audio/*": {"schema": _OCTETS}, "application/octet-stream": {"schema": _OCTETS}}, "description": "The file's bytes, streamed"},
+    ),
+    ("GET", "/v1/content/{cid}/info"): Operation(m.ContentInfo, errors=_LOOKUP),
+    ("POST", "/v1/content/{cid}/fetch"): Operation(m.ContentInfo, errors=(400, 502)),
+    ("GET", "/v1/catalog"): Operation(m.CatalogPage, errors=(400,)),
+    ("POST", "/v1/preflight"): Operation(m.Preflight, errors=(400,), body=_json_body(m.PreflightRequest, "The assets, the purpose and (optionally) the account that would use them")),
+    ("GET", "/v1/licenses/{id}"): Operation(m.LicenseView, errors=_LOOKUP),
+    ("GET", "/v1/accounts/{did}/licenses"): Operation(m.AccountLicenses, errors=(400,)),
+    ("GET", "/v1/assets/{cid}/licenses"): Operation(m.AssetLicenses, errors=(400,)),
+    ("POST", "/v1/access"): Operation(
+        None, errors=(400, 403, 404, 409, 413, 415), content="application/octet-stream",
+        body=_msgpack_body("A signed access event naming this node; the answer is the content or a refusal"),
+    ),
+    ("GET", "/v1/lineage/{ref}"): Operation(m.Lineage, errors=_LOOKUP),
+    ("GET", "/v1/models/{id}/proof"): Operation(m.ManifestProof, errors=_LOOKUP),
+    ("GET", "/v1/royalties/{did}"): Operation(m.Royalties, errors=(400,)),
+    ("GET", "/v1/assets/{cid}/usage"): Operation(m.AssetUsage, errors=_LOOKUP),
+    ("GET", "/v1/models/{id}/terms"): Operation(m.ModelTerms, errors=_LOOKUP),
+    ("GET", "/v1/usage/{id}/quote"): Operation(m.Quote, errors=(400, 404, 409)),
+    ("GET", "/v1/usage/{id}"): Operation(m.Usage, errors=_LOOKUP),
+    ("GET", "/v1/royalties/{did}/lineage"): Operation(m.LineageIncome, errors=(400,)),
+    ("GET", "/v1/assets/{cid}/paid-through"): Operation(m.PaidThrough, errors=_LOOKUP),
+    ("POST", "/v1/fingerprints/match"): Operation(
+        m.FingerprintMatch, errors=(400, 413, 415),
+        body={"required": True, "content": {"application/octet-stream": {"schema": _OCTETS}}, "description": "A fingerprint: whole 32-bit big-endian frames, as an upload's answer gives it (hex-decoded)"},
+    ),
+}  # fmt: skip
+"""Every route of the document (routes.ROUTES), keyed by method and path."""
+
+_ERROR_MEANINGS = {
+    400: "The request is malformed or invalid; the message says what to send",
+    403: "Refused: not allowed for this client, or the rules deny it",
+    404: "Not found",
+    409: "Conflicts with the chain's state (nonce, already known, denied use)",
+    413: "The body is larger than this node takes",
+    415: "The body is not of the type this operation takes",
+    429: "Too many at once: retry later",
+    502: "A peer failed to answer",
+    507: "This node has no room for more unregistered uploads until some are registered or expire",
 }
+
+
+class _Schemas:
+    """Collects the models' schemas into one set of components, each model once."""
+
+    def __init__(self) -> None:
+        self.models: list[Any] = [m.Error]
+
+    def ref(self, model: Any) -> dict[str, Any]:
+        if isinstance(model, list):
+            return {"oneOf": [self.ref(one) for one in model]}
+        self.models.append(model)
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    def components(self) -> dict[str, Any]:
+        return m.schemas(self.models)[1]
+
+
+def _responses(operation: Operation, schemas: _Schemas) -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": schemas.ref(m.Error)}}}
+    if operation.response is None:
+        success = {"description": "The content, streamed", "content": {operation.content: {"schema": _OCTETS}}}
+    else:
+        success = {"description": "OK", "content": {operation.content: {"schema": schemas.ref(operation.response)}}}
+    responses: dict[str, Any] = {str(operation.status): success}
+    for status in operation.errors:
+        responses[str(status)] = {"description": _ERROR_MEANINGS[status], **error}
+    # Refusals every operation can give besides its own: an unsupported method (405), a body too large for the server.
+    responses["4XX"] = {"description": "The request was refused; the message says why", **error}
+    return responses
 
 
 def openapi_document() -> dict[str, Any]:
+    schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
     for method, path, handler, summary in ROUTES:
+        operation = OPERATIONS[(method, path)]
         parameters = [
-            {"name": name, "in": "path", "required": True, "description": _PARAM_DOCS.get(name, name), "schema": {"type": "string"}}
+            {"name": name, "in": "path", "required": True, "description": _PARAM_DOCS.get(name, name), "schema": _PATH_SCHEMAS.get(name, {"type": "string"})}
             for name in re.findall(r"{(\w+)}", path)
         ]
         parameters += [_QUERY_PARAMS[name] for name in _QUERY_DOCS.get(path, [])]
-        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        operation: dict[str, Any] = {
+        document: dict[str, Any] = {
             "operationId": handler.__name__,
             "summary": summary,
             "parameters": parameters,
-            "responses": {
-                _SUCCESS.get((method, path), "200"): {"description": "OK", "content": {"application/json": {}}},
-                "4XX": {"description": "The request was refused; the message says why", **error},
-            },
+            "responses": _responses(operation, schemas),
         }
-        if (method, path) in _BODIES:
-            operation["requestBody"] = _BODIES[(method, path)]
-        paths.setdefault(path, {})[method.lower()] = operation
-    paths["/v1/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "responses": {"200": {"description": "OK"}}}}
+        if operation.body is not None:
+            document["requestBody"] = _request_body(operation.body, schemas)
+        paths.setdefault(path, {})[method.lower()] = document
+    paths["/v1/openapi.json"] = {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -143,5 +231,14 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR_SCHEMA}},
+        "components": {"schemas": schemas.components()},
     }
+
+
+def _request_body(body: dict[str, Any], schemas: _Schemas) -> dict[str, Any]:
+    """A request body whose JSON schema may still be a model: replaced by its reference."""
+    content = {}
+    for media_type, entry in body["content"].items():
+        schema = entry["schema"]
+        content[media_type] = {"schema": schema if isinstance(schema, dict) else schemas.ref(schema)}
+    return {**body, "content": content}

@@ -5,7 +5,8 @@ random fuzzing, a bounded number of each, and every check schemathesis has but o
 ``positive_data_acceptance`` fails wherever the document is looser than the node
 (a ``did`` is any string to the document, a DID to the node), which says nothing about
 the node's robustness. What must hold: no 5xx, documented status codes and content
-types, negative data refused, and 405 answers that carry ``Allow``.
+types, negative data refused, 405 answers that carry ``Allow``, and every answer
+conforming to the document: its status, its Content-Type and its body's schema.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ KNOWN_MISMATCHES = {("ST205", "OPTIONS /v1/events/batch")}
 """``/v1/events/{id}`` also matches ``/v1/events/batch``, so aiohttp rightly lists GET in
 that path's ``Allow``; the document lists only POST. The answer is accurate, the document
 cannot say it without documenting a GET that only ever answers 400."""
+
+CONFORMANCE = {
+    "ST103": "status_code_conformance: a status the document does not list",
+    "ST104": "content_type_conformance: no Content-Type",
+    "ST105": "content_type_conformance: a Content-Type the document does not list",
+    "ST106": "content_type_conformance: a malformed Content-Type",
+    "ST108": "response_schema_conformance: a body that breaks the documented schema",
+    "ST110": "response_schema_conformance: a body that does not parse as its Content-Type",
+}
+"""The failures by which an answer departs from the document (generated from api_models.py)."""
 
 
 def test_the_rpc_survives_its_own_schema(tmp_path: Path, nodes: list[NodeProcess]) -> None:
@@ -55,6 +66,8 @@ def test_the_rpc_survives_its_own_schema(tmp_path: Path, nodes: list[NodeProcess
     assert summary["operations"]["tested"] == summary["operations"]["total"] >= 25
     assert summary["errors"] == [], summary["errors"]
     found = {(failure["code"], operation) for failure in summary["failures"] for operation in failure["operations"]}
+    departures = sorted(f"{operation}: {CONFORMANCE[code]}" for code, operation in found if code in CONFORMANCE)
+    assert departures == [], "\n".join(departures) + result.stdout[-6000:]
     assert found <= KNOWN_MISMATCHES, result.stdout[-6000:]
     assert node.running, node.log_tail()
     assert "internal error" not in node.log_path.read_text(), node.log_tail()
