@@ -36,7 +36,7 @@ def test_invalid_config_fails_fast_with_the_log_tail(tmp_path: Path) -> None:
 
 
 def test_stop_pid_terminates_a_process_known_by_its_pid() -> None:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    process = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
     try:
         started = time.monotonic()
         stop_pid(process.pid, 10, still_ours=lambda: process.poll() is None)
@@ -48,7 +48,7 @@ def test_stop_pid_terminates_a_process_known_by_its_pid() -> None:
 
 
 def test_stop_pid_kills_a_process_that_ignores_sigterm() -> None:
-    ignoring = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    ignoring = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); signal.pause()"
     process = subprocess.Popen([sys.executable, "-c", ignoring], stdout=subprocess.PIPE)
     try:
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
