@@ -208,6 +208,21 @@ class EventStatus(Struct):
     reason: str | UnsetType = UNSET
 
 
+class SignedVote(Struct):
+    voter: Did
+    sig: Hex
+
+
+class JustificationView(Struct):
+    """A quorum of finality votes for one link (source -> target), as a header carries it."""
+
+    source_height: int
+    source_hash: Id
+    target_height: int
+    target_hash: Id
+    votes: list[SignedVote]
+
+
 class HeaderView(Struct):
     v: int
     height: int
@@ -218,6 +233,7 @@ class HeaderView(Struct):
     events_root: Id
     state_root: Id
     difficulty: int
+    justifications: list[JustificationView]
     sig: Hex
     final: bool
 

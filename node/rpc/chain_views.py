@@ -8,6 +8,7 @@ from protocol.blocks import Block, Header
 from protocol.events import Event
 from protocol.merkle import MerkleProof
 from protocol.state import Account, AssetRecord
+from protocol.votes import Justification
 from storage.chain import ChainTip
 
 
@@ -44,8 +45,20 @@ def header_view(header: Header, *, final: bool) -> dict[str, Any]:
         "events_root": header.events_root.hex(),
         "state_root": header.state_root.hex(),
         "difficulty": header.difficulty,
+        "justifications": [justification_view(justification) for justification in header.justifications],
         "sig": header.sig.hex(),
         "final": final,
+    }
+
+
+def justification_view(justification: Justification) -> dict[str, Any]:
+    """A quorum of votes for one link, each vote as (voter, sig): enough to check every signature."""
+    return {
+        "source_height": justification.source_height,
+        "source_hash": justification.source_hash.hex(),
+        "target_height": justification.target_height,
+        "target_hash": justification.target_hash.hex(),
+        "votes": [{"voter": voter, "sig": sig.hex()} for voter, sig in justification.votes],
     }
 
 
