@@ -30,8 +30,8 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 import urllib.parse
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
