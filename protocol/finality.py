@@ -210,14 +210,18 @@ class FinalityTracker:
         held = self._links.get(vote.link)
         return held is not None and held.votes.get(vote.voter) == vote
 
+    def evidence_against(self, vote: Vote) -> tuple[VoteEvidence, ...]:
+        """Evidence this (signature-checked) vote makes with the votes held by its voter, without counting it."""
+        return tuple(
+            found for earlier in self._by_voter.get(vote.voter, ()) if (found := slashable_pair(earlier, vote)) is not None
+        )
+
     def add_vote(self, vote: Vote) -> FinalityUpdate:
         """Count a vote whose signature was checked; returns what it changed and any evidence it gives."""
         held = self._links.setdefault(vote.link, _LinkVotes())
         if vote.voter in held.votes:
             return FinalityUpdate()
-        evidence = tuple(
-            found for earlier in self._by_voter.get(vote.voter, ()) if (found := slashable_pair(earlier, vote)) is not None
-        )
+        evidence = self.evidence_against(vote)
         held.votes[vote.voter] = vote
         self._by_voter.setdefault(vote.voter, []).append(vote)
         settled = self.settle()

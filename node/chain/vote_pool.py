@@ -5,7 +5,8 @@ from the RPC. The pool keeps only what can still matter and bounds the rest:
 
 - a vote for a block at or below the final height is dropped (finality never goes back);
 - a vote for a block not stored here is held a short while (its block may be on its way)
-  and counted once the block arrives, else forgotten;
+  and counted once the block arrives, else forgotten (it is checked against the voter's
+  counted votes for evidence at once all the same);
 - at most ``max_votes`` are counted at once (the tracker forgets votes below the final
   block as finality moves), and at most ``max_held`` wait for their block;
 - two slashable votes by one voter become vote evidence: stored, and handed to listeners
@@ -72,6 +73,9 @@ class VotePool:
         if vote.target_height <= ledger.finalized.height:
             return VoteOutcome.STALE
         if ledger.chain.block_meta(vote.target_hash) is None:
+            # A vote for a block no one has (or has yet) can still be half of a double vote.
+            for evidence in ledger.votes.evidence_against(vote):
+                self.record_evidence(evidence)
             return self._hold(vote)
         authorities = ledger.authorities_for(vote.target)
         if authorities is not None and vote.voter not in authorities:

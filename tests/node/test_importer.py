@@ -251,6 +251,15 @@ def test_a_double_vote_is_kept_as_evidence(node, forge):
     assert decode_vote_evidence(node.chain.vote_evidence()[0]) == node.vote_evidence[0]
 
 
+def test_a_double_vote_for_a_block_nobody_has_is_evidence_all_the_same(node, forge):
+    a1 = forge.block(None, A1)
+    node.import_all(a1)
+    node.votes.add(votes(None, a1, [A2])[0])
+    phantom = forge.block(None, A0)  # never imported here
+    assert node.votes.add(votes(None, phantom, [A2])[0]) is VoteOutcome.HELD
+    assert [evidence.voter for evidence in node.vote_evidence] == [A2.did]
+
+
 def test_fork_choice_keeps_the_branch_with_the_justified_block(node, forge):
     a1 = forge.block(None, A1)  # in turn: TD 2
     c1 = forge.block(None, A0)  # TD 1
