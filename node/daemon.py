@@ -26,6 +26,8 @@ from node.chain.mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
 from .p2p.network import Network
 from node.chain.producer import BlockProducer
+from node.chain.vote_pool import VotePool
+from node.chain.voter import Voter, VoteRecord, VoteRecordError
 from .rpc.app import create_app
 from .rpc.server import serve_rpc
 from .services import Services
@@ -93,6 +95,16 @@ def load_authority(config: Config, authorities: tuple[str, ...]) -> SigningKey |
     return key
 
 
+def _voter(config: Config, ledger: Ledger, votes: VotePool, key: SigningKey | None, network: Network) -> Voter | None:
+    """This node's finality voter, when it has an authority key (it votes while the key is in the set)."""
+    if key is None:
+        return None
+    try:
+        return Voter(ledger, votes, key, VoteRecord(config.data_dir), network.announce_vote)
+    except VoteRecordError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def wants_replication(config: Config, key: SigningKey | None) -> bool:
     policy = config.p2p.replicate
     return policy == "all" or (policy == "authorities" and key is not None)
@@ -114,6 +126,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     if removed:
         log.info("removed %d partial upload(s) left by an earlier stop", removed)
     ledger = Ledger(stores.chain, genesis)
+    votes = VotePool(ledger)
     mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
     ledger.add_listener(lambda change: _update_mempool(mempool, change, genesis.block_period_ms))
     key = load_authority(config, ledger.authorities)
@@ -132,12 +145,16 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         mempool,
         importer,
         stores.content,
+        votes,
         replicate=wants_replication(config, key),
         max_content_bytes=config.rpc.max_upload_bytes,
     )
     intake.on_admitted(network.announce_event)
     ledger.add_listener(network.on_head_change)
     importer.on_evidence(network.announce_evidence)
+    votes.on_evidence(network.announce_evidence)
+    ledger.add_finality_listener(network.on_finality_change)
+    voter = _voter(config, ledger, votes, key, network)
     services = Services(
         config=config,
         genesis=genesis,
@@ -150,11 +167,14 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         clock=clock,
         network=network,
         importer=importer,
+        votes=votes,
     )
     try:
         await network.start()
     except Exception as exc:
         raise ConfigError(f"cannot start networking on {config.p2p.listen}: {exc}") from None
+    if voter is not None:
+        voter.start()
     try:
         await _serve(services, key, ready_file)
     finally:

@@ -13,6 +13,7 @@ from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.ledger import Ledger
 from node.chain.mempool import Mempool
+from node.chain.vote_pool import VotePool
 from .p2p.network import Network
 
 
@@ -31,3 +32,5 @@ class Services:
     clock: Clock
     network: Network
     importer: BlockImporter
+    votes: VotePool
+    """Finality votes seen, on their way into the ledger."""

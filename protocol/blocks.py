@@ -18,8 +18,9 @@ from .events import Event, decode_event
 from .fields import FieldReader
 from .keys import Domain, SignatureCheck, SigningKey
 from .merkle import MerkleProof, merkle_proof, merkle_root
+from .votes import MAX_JUSTIFICATIONS, Justification, parse_justification
 
-HEADER_VERSION = 1
+HEADER_VERSION = 2
 MAX_BLOCK_BYTES = 1_000_000
 """A block must fit in one gossip message (py-libp2p caps those at 1 MiB)."""
 MAX_BLOCK_EVENTS = 10_000
@@ -41,6 +42,8 @@ class Header:
     """Running hash of every state change up to and including this block."""
     difficulty: int
     """2 when signed in turn, 1 out of turn (Clique)."""
+    justifications: tuple[Justification, ...] = ()
+    """Quorums of finality votes for ancestors, in increasing target order (protocol.finality)."""
     sig: bytes = b""
     v: int = HEADER_VERSION
 
@@ -54,6 +57,7 @@ class Header:
             "events_root": self.events_root,
             "state_root": self.state_root,
             "difficulty": self.difficulty,
+            "justifications": [justification.to_wire() for justification in self.justifications],
         }
 
     def to_wire(self) -> dict[str, Any]:
@@ -94,6 +98,7 @@ def parse_header(value: Any) -> Header:
         events_root=r.digest("events_root"),  # type: ignore[arg-type]
         state_root=r.digest("state_root"),  # type: ignore[arg-type]
         difficulty=r.integer("difficulty", low=1, high=2),
+        justifications=r.items("justifications", parse_justification, max_items=MAX_JUSTIFICATIONS),
         sig=r.raw("sig"),
     )
     if not isinstance(header.sig, bytes) or len(header.sig) != 64:

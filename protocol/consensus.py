@@ -1,13 +1,13 @@
-"""Proof-of-authority rules that do not depend on storage: turns, slots and finality.
+"""Proof-of-authority rules that do not depend on storage: turns, slots and fork choice.
 
-They follow Ethereum's Clique (EIP-225), plus a finality rule Clique lacks.
+They follow Ethereum's Clique (EIP-225); finality is by votes (``protocol.finality``).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .errors import BlockRule, InvalidBlock
 
@@ -16,11 +16,6 @@ if TYPE_CHECKING:
 
 IN_TURN_DIFFICULTY = 2
 OUT_OF_TURN_DIFFICULTY = 1
-
-
-def finality_threshold(authority_count: int) -> int:
-    """How many distinct authorities must have signed a block or a descendant for it to be final."""
-    return authority_count // 2 + 1
 
 
 def in_turn_authority(authorities: Sequence[str], height: int) -> str:
@@ -42,20 +37,6 @@ def next_slot_time(genesis_ts: int, period_ms: int, parent_ts: int, now_ms: int)
 
     first = boundary_from(parent_ts + period_ms)
     return first if first > now_ms - period_ms else boundary_from(now_ms)
-
-
-def finalized_height(recent: Iterable[tuple[int, str]], threshold: int) -> int | None:
-    """The highest final height, given (height, proposer) of canonical blocks newest first.
-
-    Walking back from the head, the first block by which ``threshold`` distinct authorities
-    have signed it or a descendant is final, and so is everything below it.
-    """
-    signers: set[str] = set()
-    for height, proposer in recent:
-        signers.add(proposer)
-        if len(signers) >= threshold:
-            return height
-    return None
 
 
 MAX_FUTURE_DRIFT_MS = 5_000
@@ -132,11 +113,16 @@ class BranchHead:
     height: int
     proposer: str
     hash: bytes
+    justified_height: int = 0
+    """Height of the highest justified block the branch holds (its head or an ancestor)."""
 
 
-def fork_choice_key(head: BranchHead, authorities: Sequence[str]) -> tuple[int, int, int, int]:
-    """Sort key of a branch head: the greatest key is the canonical chain (EIP-3436).
+def fork_choice_key(head: BranchHead, authorities: Sequence[str]) -> tuple[int, int, int, int, int]:
+    """Sort key of a branch head: the greatest key is the canonical chain.
 
+    0. the branch holding the highest justified block (so a node never leaves a justified
+    block for a branch without it: two quorums cannot both justify conflicting blocks at one
+    height while fewer than a third of the authorities lie); then EIP-3436:
     1. highest total difficulty; 2. then the lower height (the shorter chain); 3. then by
     EIP-3436's formula ``(height - proposer_index) % n``, larger wins (the proposer whose
     own turn lies furthest back; an in-turn head scores 0); 4. then the lowest hash. Plain Clique
@@ -148,7 +134,7 @@ def fork_choice_key(head: BranchHead, authorities: Sequence[str]) -> tuple[int, 
     count = len(authorities)
     index = authorities.index(head.proposer) if head.proposer in authorities else count
     recency = (head.height - index) % count
-    return (head.total_difficulty, -head.height, recency, -int.from_bytes(head.hash, "big"))
+    return (head.justified_height, head.total_difficulty, -head.height, recency, -int.from_bytes(head.hash, "big"))
 
 
 def out_of_turn_delay_ms(authority_count: int, period_ms: int, rng: random.Random) -> int:

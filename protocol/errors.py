@@ -79,6 +79,8 @@ class BlockRule(StrEnum):
     """Its state root is not the one applying its events gives."""
     FINALITY = "finality"
     """It would revert a final block."""
+    JUSTIFICATION = "justification"
+    """It carries a justification that is not a supermajority link from its chain's latest justified block."""
 
 
 class InvalidBlock(ProtocolError):

@@ -22,6 +22,7 @@ from .authorities import apply_authority_vote, authorities_writes
 from .catalog import held_asset_key, index_asset, reindex_terms, unindex_asset
 from .encoding import encode, sha256
 from .errors import Rejected
+from .finality import HeaderFinality
 from .events import (
     Access,
     AppRegister,
@@ -213,6 +214,9 @@ class BlockResult:
     state_root: bytes
     touched: tuple[Touched, ...]
     """Per event, in block order."""
+    finality: HeaderFinality | None = None
+    """Justification and finality as the chain's headers carry them after this block
+    (``protocol.transition.state_transition`` fills it in)."""
 
 
 def apply_block(state: StateView, events: Iterable[Event], context: BlockContext, parent_state_root: bytes) -> BlockResult:

@@ -11,17 +11,19 @@ Pure: state is read through a ``StateView``, time is passed in, nothing is writt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Protocol, Sequence
 
 from .authorities import get_authorities
 from .blocks import Block, Header, compute_events_root, sign_header
 from .consensus import expected_difficulty, validate_header
 from .errors import BlockRule, InvalidBlock, InvalidSignature, Rejected
 from .events import Event
+from .finality import HeaderFinality, apply_justifications
 from .keys import SigningKey
 from .records import BlockContext, StateOverlay, StateView
 from .state import BlockResult, apply_block, apply_event, next_state_root
+from .votes import Justification
 
 
 class ParentTip(Protocol):
@@ -40,6 +42,18 @@ class ParentTip(Protocol):
     def ts(self) -> int: ...
 
 
+@dataclass(frozen=True)
+class FinalityContext:
+    """What checking a block's justifications needs to know of its chain."""
+
+    parent: HeaderFinality
+    """The header finality after the parent block."""
+    ancestor_hash_at: Callable[[int], bytes | None]
+    """The hash of the block at a height below the new block's, on its chain (None if unknown)."""
+    authorities_at: Callable[[int], Sequence[str]]
+    """The authority set that signs the block at a height on that chain (up to the new block's)."""
+
+
 def state_transition(
     parent: ParentTip,
     state: StateView,
@@ -49,6 +63,7 @@ def state_transition(
     period_ms: int,
     now_ms: int,
     signature_checked: bool,
+    finality: FinalityContext,
 ) -> BlockResult:
     """Check ``block`` on ``parent`` and apply it to ``state`` (the state after ``parent``).
 
@@ -61,18 +76,23 @@ def state_transition(
     while syncing, which checks them in another process ahead of import): on the import path
     checking it here again would cost a second verification per block. Whoever decodes with
     ``verify=False`` passes False, and the header's signature is checked here.
+
+    The header's justifications are checked against ``finality`` (``protocol.finality``);
+    the result carries the header finality after the block.
     """
     header = block.header
+    authorities = _authorities(state, header.height)
     validate_header(
         header,
         parent_hash=parent.hash,
         parent_height=parent.height,
         parent_ts=parent.ts,
-        authorities=_authorities(state, header.height),
+        authorities=authorities,
         recent_proposers=recent_proposers,
         period_ms=period_ms,
         now_ms=now_ms,
     )
+    carried = apply_justifications(finality.parent, header, finality.ancestor_hash_at, finality.authorities_at)
     if not signature_checked:
         try:
             header.verify()
@@ -86,7 +106,7 @@ def state_transition(
         raise InvalidBlock(
             f"block {header.height}: the state root after applying its events differs from its header", BlockRule.STATE_ROOT
         )
-    return result
+    return replace(result, finality=carried)
 
 
 @dataclass(frozen=True)
@@ -110,12 +130,16 @@ def build_block(
     ts: int,
     period_ms: int,
     now_ms: int,
+    finality: FinalityContext,
+    justifications: tuple[Justification, ...] = (),
 ) -> BuiltBlock:
     """Sign the block by ``key`` at ``ts`` on ``parent`` that carries every candidate the state takes.
 
     Candidates are applied in order and those the state refuses are left out. The header
     goes through ``validate_header`` before it is signed, so this never signs a block
     that ``state_transition`` would refuse: it raises InvalidBlock naming the rule instead.
+    ``justifications`` (quorums of votes its chain's headers do not carry yet) go into the
+    header and are checked as ``state_transition`` checks them.
     """
     height = parent.height + 1
     context = BlockContext(height=height, ts=ts)
@@ -138,6 +162,7 @@ def build_block(
         events_root=compute_events_root(included),
         state_root=result.state_root,
         difficulty=expected_difficulty(authorities, height, key.did),
+        justifications=justifications,
     )
     validate_header(
         header,
@@ -149,8 +174,9 @@ def build_block(
         period_ms=period_ms,
         now_ms=now_ms,
     )
+    carried = apply_justifications(finality.parent, header, finality.ancestor_hash_at, finality.authorities_at)
     block = Block(header=sign_header(key, header), events=tuple(included))
-    return BuiltBlock(block, result, tuple(refused))
+    return BuiltBlock(block, replace(result, finality=carried), tuple(refused))
 
 
 def _authorities(state: StateView, height: int) -> tuple[str, ...]:

@@ -12,10 +12,14 @@ from typing import Any, Iterator
 
 import plyvel
 
-from protocol.blocks import ZERO_HASH, Block, Header, decode_block, peek_block
-from protocol.encoding import decode, encode, sha256
+from protocol.authorities import AUTHORITIES_KEY
+from protocol.blocks import HEADER_VERSION, ZERO_HASH, Block, Header, decode_block, peek_block
+from protocol.encoding import decode, decode_stored, encode, sha256
+from protocol.evidence import VoteEvidence
+from protocol.finality import HeaderFinality
 from protocol.genesis import Genesis
 from protocol.state import BlockResult, genesis_writes, next_state_root
+from protocol.votes import Checkpoint
 
 from . import keys
 from .errors import StorageError
@@ -36,6 +40,15 @@ class BlockMeta:
     parent: bytes
     total_difficulty: int
     """Sum of the difficulties of this block and its ancestors (fork choice weighs branches by it)."""
+
+
+@dataclass(frozen=True)
+class BlockFinality:
+    """What a validated block's headers show of finality, and who signs its child."""
+
+    finality: HeaderFinality
+    next_authorities: tuple[str, ...]
+    """The authority set after applying the block: the set that signs (and votes on) its children."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,13 @@ class ChainStore:
                     f"this data directory holds network {stored.hex()[:16]}…, not genesis {genesis.hash.hex()[:16]}…; "
                     "use another --data-dir or the genesis it was created with"
                 )
+            written = self._db.get(keys.FORMAT)
+            if written != _FORMAT:
+                version = 1 if written is None else decode(written)
+                raise StorageError(
+                    f"this data directory holds blocks of header version {version}; this node reads version "
+                    f"{HEADER_VERSION} (vote finality). Start over with a new --data-dir (or `audiera testnet up --reset`)"
+                )
             return self.head()
         writes = genesis_writes(genesis)
         tip = ChainTip(0, genesis.hash, next_state_root(genesis.hash, writes), genesis.timestamp)
@@ -93,6 +113,10 @@ class ChainStore:
             batch.put(keys.FINALIZED, _encode_tip(tip))
             batch.put(keys.GENESIS_TIP, _encode_tip(tip))
             batch.put(keys.TREE + genesis.hash, encode([0, ZERO_HASH, 0]))
+            batch.put(keys.FORMAT, _FORMAT)
+            authorities = tuple(decode_stored(writes[AUTHORITIES_KEY]))
+            genesis_finality = BlockFinality(HeaderFinality.genesis(genesis.hash), authorities)
+            batch.put(keys.FINALITY + genesis.hash, _encode_finality(genesis_finality))
         return tip
 
     # --- reads ----------------------------------------------------------------------
@@ -180,6 +204,20 @@ class ChainStore:
         height, parent, total_difficulty = decode(raw)
         return BlockMeta(height, parent, total_difficulty)
 
+    def block_finality(self, block_hash: bytes) -> BlockFinality | None:
+        """The header finality of a validated block (canonical now or once), or None."""
+        raw = self._db.get(keys.FINALITY + block_hash)
+        return None if raw is None else _decode_finality(raw)
+
+    def set_finalized(self, block_hash: bytes) -> ChainTip:
+        """Record a canonical block as the final tip; never moves it down or off the canonical chain."""
+        tip = self.tip_of(block_hash)
+        if self.hash_at(tip.height) != block_hash:
+            raise StorageError(f"block {tip.height} {block_hash.hex()[:12]} is not canonical and cannot be final")
+        if tip.height > self.finalized().height:
+            self._db.put(keys.FINALIZED, _encode_tip(tip), sync=True)
+        return self.finalized()
+
     def is_canonical(self, block_hash: bytes, height: int) -> bool:
         return self.hash_at(height) == block_hash
 
@@ -201,6 +239,31 @@ class ChainStore:
         self._db.put(key, encode(list(headers)), sync=True)
         return True
 
+    def put_vote_evidence(self, evidence: VoteEvidence) -> bool:
+        """Keep checked vote evidence; False if this very pair is kept already."""
+        encoded = evidence.encode()
+        key = keys.vote_evidence_key(evidence.voter, evidence.height, sha256(encoded))
+        if self._db.get(key) is not None:
+            return False
+        self._db.put(key, encoded, sync=True)
+        return True
+
+    def vote_evidence(self, limit: int = 100) -> list[bytes]:
+        """Stored vote evidence, each the encoding of a VoteEvidence."""
+        found = []
+        for _, raw in self._db.iterator(prefix=keys.VOTE_EVIDENCE):
+            found.append(raw)
+            if len(found) >= limit:
+                break
+        return found
+
+    def has_evidence_against(self, did: str) -> bool:
+        """Whether any stored evidence (double-signed headers or slashable votes) names ``did``."""
+        for space in (keys.EVIDENCE, keys.VOTE_EVIDENCE):
+            for _ in self._db.iterator(prefix=keys.history_prefix(space, did), include_value=False):
+                return True
+        return False
+
     def evidence(self, limit: int = 100) -> list[bytes]:
         """Stored equivocation proofs, each the encoding of a pair of signed headers."""
         found = []
@@ -212,16 +275,16 @@ class ChainStore:
 
     # --- the one write path -----------------------------------------------------------
 
-    def commit_block(self, block: Block, result: BlockResult, *, finalized_height: int) -> ChainTip:
+    def commit_block(self, block: Block, result: BlockResult) -> ChainTip:
         """Append ``block`` on the head, with everything it changes, in one atomic write."""
         head = self.head()
         header = block.header
         if header.parent != head.hash or header.height != head.height + 1:
             raise StorageError(f"block {header.height} does not extend the head at height {head.height}")
         undo = {key: self.get(key) for key in result.writes}
-        return self.switch_branch([], [AppliedBlock(block, result, undo)], finalized_height=finalized_height)
+        return self.switch_branch([], [AppliedBlock(block, result, undo)])
 
-    def switch_branch(self, revert: list[Block], apply: list[AppliedBlock], *, finalized_height: int) -> ChainTip:
+    def switch_branch(self, revert: list[Block], apply: list[AppliedBlock]) -> ChainTip:
         """Undo ``revert`` (the head first) and apply ``apply`` (oldest first), in one atomic write.
 
         With ``revert`` empty this appends; otherwise it is a reorg: state goes back through
@@ -249,20 +312,33 @@ class ChainStore:
                 self._revert(batch, block)
                 tip = self.tip_of(block.header.parent)
             pending: dict[bytes, int] = {}  # total difficulty of blocks written in this batch
+            authorities: dict[bytes, tuple[str, ...]] = {}  # the same for the set that signs each one's child
             for applied in apply:
-                tip = self._apply(batch, applied, pending)
+                tip = self._apply(batch, applied, pending, authorities)
             for height in range(tip.height + 1, head.height + 1):
                 batch.delete(keys.CANONICAL + keys.height_bytes(height))
             batch.put(keys.HEAD, _encode_tip(tip))
-            finalized_height = min(finalized_height, tip.height)
-            if finalized_height > self.finalized().height:
-                final_tip = tip if finalized_height == tip.height else self._tip_at(finalized_height, apply)
-                batch.put(keys.FINALIZED, _encode_tip(final_tip))
         return tip
 
-    def _apply(self, batch: Any, applied: AppliedBlock, pending: dict[bytes, int]) -> ChainTip:
+    def _apply(
+        self, batch: Any, applied: AppliedBlock, pending: dict[bytes, int], authorities: dict[bytes, tuple[str, ...]]
+    ) -> ChainTip:
         block, result = applied.block, applied.result
         header = block.header
+        if result.finality is None:
+            raise StorageError(f"block {header.height} was not checked by the block transition (no header finality)")
+        raw_set = result.writes.get(AUTHORITIES_KEY)
+        if raw_set is not None:
+            next_authorities = tuple(decode_stored(raw_set))
+        elif header.parent in authorities:
+            next_authorities = authorities[header.parent]
+        else:
+            parent_finality = self.block_finality(header.parent)
+            if parent_finality is None:
+                raise StorageError(f"block {header.height}: its parent has no finality record")
+            next_authorities = parent_finality.next_authorities
+        authorities[block.hash] = next_authorities
+        batch.put(keys.FINALITY + block.hash, _encode_finality(BlockFinality(result.finality, next_authorities)))
         # The parent may be an earlier block of this same write, not yet readable from the db.
         parent_difficulty = pending.get(header.parent)
         if parent_difficulty is None:
@@ -320,17 +396,6 @@ class ChainStore:
         batch.put(keys.TREE + block.hash, encode([header.height, header.parent, total_difficulty]))
         batch.put(keys.signed_prefix(header.proposer, header.height) + block.hash, b"")
 
-    def _tip_at(self, height: int, pending: list[AppliedBlock]) -> ChainTip:
-        """The tip at a canonical height, looking first among blocks being applied in this write."""
-        for applied in pending:
-            if applied.block.height == height:
-                header = applied.block.header
-                return ChainTip(height, applied.block.hash, header.state_root, header.ts)
-        block_hash = self.hash_at(height)
-        if block_hash is None:
-            raise StorageError(f"canonical block {height} is missing from the store")
-        return self.tip_of(block_hash)
-
     def tip_of(self, block_hash: bytes) -> ChainTip:
         """The tip a stored block (or the genesis) makes, whether it is canonical or not."""
         raw = self.get_block_raw(block_hash)
@@ -341,6 +406,19 @@ class ChainStore:
             raise StorageError(f"block {block_hash.hex()[:12]} is missing from the store")
         header, _ = peek_block(raw)
         return ChainTip(header.height, header.hash, header.state_root, header.ts)
+
+
+_FORMAT = encode(HEADER_VERSION)
+
+
+def _encode_finality(record: BlockFinality) -> bytes:
+    return encode([*record.finality.to_wire(), list(record.next_authorities)])
+
+
+def _decode_finality(raw: bytes) -> BlockFinality:
+    justified_height, justified_hash, final_height, final_hash, authorities = decode(raw)
+    finality = HeaderFinality(Checkpoint(justified_height, justified_hash), Checkpoint(final_height, final_hash))
+    return BlockFinality(finality, tuple(authorities))
 
 
 def _encode_tip(tip: ChainTip) -> bytes:

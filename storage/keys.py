@@ -18,6 +18,8 @@ META = b"m/"  # node metadata: genesis, head, finalized
 TREE = b"t/"  # block hash -> [height, parent hash, total difficulty], for every stored block, canonical or not
 SIGNED = b"sg/"  # proposer did + 0x00 + height (8 bytes) + block hash -> b"" (who signed what, to spot equivocation)
 EVIDENCE = b"ev/"  # proposer did + 0x00 + height (8 bytes) -> [header bytes, header bytes] of two blocks it signed
+VOTE_EVIDENCE = b"ve/"  # voter did + 0x00 + height (8 bytes) + evidence hash -> encoded VoteEvidence
+FINALITY = b"f/"  # block hash -> [justified height, hash, final height, hash, authorities that sign its child], validated blocks
 CONTENT_LEAF = b"cl/"  # leaf cid -> [file root cid, offset, length]
 CONTENT_NODE = b"cn/"  # dag-pb node cid -> node bytes
 CONTENT_ROOT = b"cr/"  # root cid -> content facts (size, media)
@@ -28,6 +30,7 @@ HEAD = META + b"head"
 FINALIZED = META + b"finalized"
 GENESIS = META + b"genesis"
 GENESIS_TIP = META + b"genesis_tip"
+FORMAT = META + b"format"
 
 
 def height_bytes(height: int) -> bytes:
@@ -53,6 +56,10 @@ def signed_prefix(proposer: str, height: int) -> bytes:
 
 def evidence_key(proposer: str, height: int) -> bytes:
     return history_prefix(EVIDENCE, proposer) + height_bytes(height)
+
+
+def vote_evidence_key(voter: str, height: int, evidence_hash: bytes) -> bytes:
+    return history_prefix(VOTE_EVIDENCE, voter) + height_bytes(height) + evidence_hash
 
 
 def prefix_end(prefix: bytes) -> bytes:

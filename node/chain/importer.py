@@ -19,17 +19,19 @@ from __future__ import annotations
 import logging
 from typing import Callable, NoReturn
 
+from protocol.authorities import get_authorities
 from protocol.blocks import Block
-from protocol.consensus import BranchHead, validate_not_future
+from protocol.consensus import validate_not_future
 from protocol.evidence import Equivocation
 from protocol.errors import BlockRule, InvalidBlock, ProtocolError
 from protocol.state import BlockResult, StateOverlay, StateView
-from protocol.transition import state_transition
+from protocol.transition import FinalityContext, state_transition
 from storage.chain import AppliedBlock, ChainTip
 
 from node.bounded_cache import BoundedCache
 
 from .clock import Clock
+from .finality_context import BranchView, canonical_finality
 from .ledger import Ledger
 
 log = logging.getLogger("audiera.importer")
@@ -94,7 +96,7 @@ class BlockImporter:
         validate_not_future(header, self._clock())
         total = parent.total_difficulty + header.difficulty
         chain.store_side_block(block, total)
-        if not ledger.prefers(BranchHead(total, header.height, header.proposer, block.hash)):
+        if not ledger.prefers(ledger.branch(total, header.height, header.proposer, block.hash)):
             log.info("kept block %d %s on a side branch", header.height, block.hash.hex()[:12])
             return SIDE
         self._switch_to(block)
@@ -105,12 +107,15 @@ class BlockImporter:
     def _extend(self, block: Block) -> None:
         ledger = self._ledger
         try:
-            result = self._transition(ledger.head, ledger.chain, ledger.recent_proposers(), block)
+            finality = canonical_finality(ledger.chain, ledger.head, ledger.authorities)
+            result = self._transition(ledger.head, ledger.chain, ledger.recent_proposers(), block, finality)
         except InvalidBlock as exc:
             self._refuse(block, exc)
         ledger.append(block, result)
 
-    def _transition(self, parent: ChainTip, state: StateView, recent_proposers: list[str], block: Block) -> BlockResult:
+    def _transition(
+        self, parent: ChainTip, state: StateView, recent_proposers: list[str], block: Block, finality: FinalityContext
+    ) -> BlockResult:
         # Every caller of import_block verified the block's signatures when decoding it.
         return state_transition(
             parent,
@@ -120,6 +125,7 @@ class BlockImporter:
             period_ms=self._ledger.genesis.block_period_ms,
             now_ms=self._clock(),
             signature_checked=True,
+            finality=finality,
         )
 
     # --- switching branch -------------------------------------------------------------------
@@ -152,10 +158,15 @@ class BlockImporter:
         state.writes.update(undone)
         proposers = ledger.recent_proposers()[len(revert):]
         parent = chain.tip_of(branch[0].header.parent)
+        fork_record = chain.block_finality(parent.hash)
+        if fork_record is None:
+            raise InvalidBlock(f"the fork point of block {target.height}'s branch has no finality record")
+        carried, on_branch = fork_record.finality, BranchView(chain, fork_height)
         applied = []
         for block in branch:
             try:
-                result = self._transition(parent, state, proposers, block)
+                finality = FinalityContext(carried, on_branch.hash_at, on_branch.authorities_at_fn(get_authorities(state)))
+                result = self._transition(parent, state, proposers, block, finality)
             except InvalidBlock as exc:
                 for later in branch[branch.index(block):]:
                     self._bad.put(later.hash, exc)
@@ -167,6 +178,8 @@ class BlockImporter:
             applied.append(AppliedBlock(block, result, undo, meta.total_difficulty if meta else 0))
             state = StateOverlay(state)
             state.writes.update(result.writes)
+            on_branch.add(block, get_authorities(state))
+            carried = result.finality or carried
             proposers.insert(0, block.header.proposer)
             parent = ChainTip(block.height, block.hash, block.header.state_root, block.header.ts)
         log.warning(
@@ -200,3 +213,4 @@ class BlockImporter:
     def _refuse(self, block: Block, reason: InvalidBlock) -> NoReturn:
         self._bad.put(block.hash, reason)
         raise InvalidBlock(f"block {block.height} {block.hash.hex()[:12]} refused: {reason.message}", reason.rule)
+

@@ -25,6 +25,7 @@ from protocol.transition import build_block
 from storage.chain import ChainTip
 
 from .clock import Clock
+from .finality_context import canonical_finality
 from .ledger import Ledger
 from .mempool import Mempool
 
@@ -144,6 +145,8 @@ class BlockProducer:
             ts=ts,
             period_ms=ledger.genesis.block_period_ms,
             now_ms=self._clock(),
+            finality=canonical_finality(ledger.chain, ledger.head, ledger.authorities),
+            justifications=ledger.pending_justifications(),
         )
         for event, reason in built.refused:
             # Admission checked it on an earlier state; it no longer applies.

@@ -17,9 +17,10 @@ from protocol.authorities import get_authorities
 from protocol.blocks import Block, check_signatures, decode_block_unchecked
 from protocol.encoding import decode
 from protocol.errors import InvalidBlock, ProtocolError
+from protocol.finality import HeaderFinality
 from protocol.genesis import Genesis
 from protocol.state import genesis_writes, next_state_root
-from protocol.transition import state_transition
+from protocol.transition import FinalityContext, state_transition
 from storage import keys
 from storage.chain import ChainStore, ChainTip
 from storage.database import Stores
@@ -83,6 +84,10 @@ def _verify_chain(
     parent = ChainTip(0, genesis.hash, next_state_root(genesis.hash, writes), genesis.timestamp)
     recent_proposers: list[str] = []
     expected_history: set[bytes] = set()
+    # Justifications are checked as on import: the chain's hashes, and the set that signs each height.
+    hashes = {0: genesis.hash}
+    signing_sets = {1: get_authorities(state)}
+    carried = HeaderFinality.genesis(genesis.hash)
     for height in range(1, head.height + 1):
         block_hash = chain.hash_at(height)
         raw = chain.get_block_raw(block_hash) if block_hash else None
@@ -105,6 +110,7 @@ def _verify_chain(
                 period_ms=genesis.block_period_ms,
                 now_ms=now_ms,
                 signature_checked=False,
+                finality=FinalityContext(carried, hashes.get, signing_sets.__getitem__),
             )
         except InvalidBlock as exc:
             problem(f"block {height} breaks rule {exc.rule}: {exc.message}")
@@ -126,6 +132,12 @@ def _verify_chain(
         if stores.db.get(keys.UNDO + block.hash) is None:
             problem(f"block {height} has no undo record")
         parent = ChainTip(height, block.hash, result.state_root, block.header.ts)
+        hashes[height] = block.hash
+        signing_sets[height + 1] = get_authorities(state)
+        carried = result.finality or carried
+        stored = chain.block_finality(block.hash)
+        if stored is None or stored.finality != carried:
+            problem(f"block {height}: the stored header finality is not what its headers carry")
         # The signing limit looks back fewer blocks than there are authorities.
         recent_proposers = [block.header.proposer, *recent_proposers][: len(get_authorities(state))]
         report.blocks += 1

@@ -13,6 +13,7 @@ from .context import Context
 from .errors import CliError
 from .events_view import block_events_table, describe
 from .output import fields, format_time, yes_no
+from .finality_check import check_finality, describe_check
 from .proofs import verify_inclusion
 
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
@@ -87,7 +88,9 @@ def render_status(s: dict[str, Any]) -> str:
 
 
 def show_block(ctx: Context) -> None:
-    ctx.out.emit(ctx.client.get(f"/v1/blocks/{ctx.args.ref}", {"events": "true"}), render_block)
+    block = ctx.client.get(f"/v1/blocks/{ctx.args.ref}", {"events": "true"})
+    block["finality_check"] = check_finality(ctx.client, block["height"], block["hash"])
+    ctx.out.emit(block, render_block)
 
 
 def render_block(b: dict[str, Any]) -> str:
@@ -102,6 +105,7 @@ def render_block(b: dict[str, Any]) -> str:
             ("events root", b["events_root"]),
             ("state root", b["state_root"]),
             ("final", yes_no(b["final"])),
+            ("finality", describe_check(b["finality_check"], b["final"]) if "finality_check" in b else None),
         ]
     )
     return f"{header}\nevents ({b['event_count']}):\n{block_events_table(b['events'], indent='  ')}"
@@ -114,6 +118,7 @@ def show_event(ctx: Context) -> None:
     state = ctx.client.get(f"/v1/events/{ctx.args.id}")
     if state["status"] in ("included", "final"):
         state["verified"] = verify_inclusion(ctx.client, ctx.args.id, state)
+        state["finality_check"] = check_finality(ctx.client, state["block"]["height"], state["block"]["hash"])
     ctx.out.emit(state, render_event)
 
 
@@ -141,6 +146,8 @@ def render_event(state: dict[str, Any]) -> str:
         pairs.append(
             ("proof", f"valid (to events root {verified['events_root'][:16]}…, header signed by {verified['proposer']})")
         )
+    if "finality_check" in state:
+        pairs.append(("finality", describe_check(state["finality_check"], state["status"] == "final")))
     elif state["status"] in ("queued", "pending"):
         pairs.append(("proof", "none yet: the event is not in a block"))
     return fields(pairs)

@@ -55,6 +55,17 @@ def _fetch_header(client: NodeClient, block_hash: str) -> Header:
     return header_from_view(client.get(f"/v1/blocks/{block_hash}"), block_hash)
 
 
+def justification_wire(view: dict[str, Any]) -> dict[str, Any]:
+    """The wire map of a justification from its JSON view (hex back to bytes), for parse_header."""
+    return {
+        "source_height": view["source_height"],
+        "source_hash": bytes.fromhex(view["source_hash"]),
+        "target_height": view["target_height"],
+        "target_hash": bytes.fromhex(view["target_hash"]),
+        "votes": [[vote["voter"], bytes.fromhex(vote["sig"])] for vote in view["votes"]],
+    }
+
+
 def header_from_view(view: dict[str, Any], block_hash: str) -> Header:
     """The signed header in a block or header view, checked to hash to ``block_hash`` and to carry its proposer's signature."""
     try:
@@ -68,6 +79,7 @@ def header_from_view(view: dict[str, Any], block_hash: str) -> Header:
                 "events_root": bytes.fromhex(view["events_root"]),
                 "state_root": bytes.fromhex(view["state_root"]),
                 "difficulty": view["difficulty"],
+                "justifications": [justification_wire(item) for item in view["justifications"]],
                 "sig": bytes.fromhex(view["sig"]),
             }
         )

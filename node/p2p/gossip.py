@@ -17,14 +17,16 @@ from typing import Awaitable, Callable
 
 from protocol.blocks import Block, CompactBlock, encode_compact_block
 from protocol.errors import ProtocolError
-from protocol.evidence import Equivocation, decode_equivocation
+from protocol.evidence import Equivocation, VoteEvidence, decode_evidence
 from protocol.events import Event, decode_event
+from protocol.votes import Vote, encode_vote
 
 from node.bounded_cache import BoundedCache, BoundedSet
 from node.chain.importer import BlockImporter, UnknownParent
 from node.chain.intake import EventIntake
 from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
+from node.chain.vote_pool import VotePool
 
 from . import messages
 from .block_assembly import BlockAssembler
@@ -43,6 +45,8 @@ from .gossip_validation import (
     ignore,
     validated_block,
     validated_events,
+    validated_vote,
+    vote_validator,
 )
 from .host import Message, P2PError, P2PHost
 from .peering import STATUS_INTERVAL_S, PeerManager
@@ -68,8 +72,10 @@ class GossipHandler:
         peers: PeerManager,
         syncer: Syncer,
         tasks: OwnedTasks,
+        votes: VotePool,
     ) -> None:
         self._host = host
+        self._votes = votes
         self._ledger = ledger
         self._intake = intake
         self._mempool = mempool
@@ -83,6 +89,10 @@ class GossipHandler:
         self._events_topic = messages.events_topic(tag)
         self._blocks_topic = messages.blocks_topic(tag)
         self._evidence_topic = messages.evidence_topic(tag)
+        self._votes_topic = messages.votes_topic(tag)
+        self._vote_queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._seen_votes = BoundedSet[bytes](8192)
+        """Votes the validator passed or held (touched only on the network thread)."""
         self._event_queue: asyncio.Queue[Message] = asyncio.Queue()
         self._block_queue: asyncio.Queue[Message] = asyncio.Queue()
         self._evidence_queue: asyncio.Queue[Message] = asyncio.Queue()
@@ -130,12 +140,19 @@ class GossipHandler:
         await host.subscribe(self._blocks_topic, unless_banned(blocks), self._block_queue, strike)
         await host.subscribe(self._evidence_topic, unless_banned(evidence_validator(self._decoded)), self._evidence_queue, strike)
 
+        def hold(vote: Vote) -> None:  # from the network thread
+            loop.call_soon_threadsafe(self._votes.add, vote)
+
+        votes = vote_validator(self._view, self._decoded, self.in_flight, self._seen_votes, hold)
+        await host.subscribe(self._votes_topic, unless_banned(votes), self._vote_queue, strike)
+
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._batcher.run(), name="event batcher")
             tasks.create_task(self._consume_events(), name="event gossip")
             tasks.create_task(self._consume_blocks(), name="block gossip")
             tasks.create_task(self._consume_evidence(), name="evidence gossip")
+            tasks.create_task(self._consume_votes(), name="vote gossip")
 
     # --- the chain view validators judge by -------------------------------------------------
 
@@ -147,7 +164,7 @@ class GossipHandler:
                 self._recent.add(block_hash)
         self._recent.add(head.hash)
         self._recent.add(ledger.genesis.hash)
-        return ChainView(head.height, head.hash, frozenset(ledger.authorities), self._recent.frozen())
+        return ChainView(head.height, head.hash, frozenset(ledger.authorities), self._recent.frozen(), ledger.finalized.height)
 
     def on_head_change(self, change: HeadChange) -> None:
         """Ledger listener: validators judge by the new head from now on."""
@@ -172,8 +189,11 @@ class GossipHandler:
     def announce_block(self, block: Block) -> None:
         self._tasks.start_soon(self._publish_block(block))
 
-    def announce_evidence(self, evidence: Equivocation) -> None:
+    def announce_evidence(self, evidence: Equivocation | VoteEvidence) -> None:
         self._tasks.start_soon(self._publish(self._evidence_topic, evidence.encode(), "evidence"))
+
+    def announce_vote(self, vote: Vote) -> None:
+        self._tasks.start_soon(self._publish(self._votes_topic, encode_vote(vote), f"vote for block {vote.target_height}"))
 
     async def _publish_block(self, block: Block) -> None:
         await self._batcher.flush()  # our waiting events first: peers then hold the whole block
@@ -260,8 +280,16 @@ class GossipHandler:
     async def _consume_evidence(self) -> None:
         while True:
             message = await self._evidence_queue.get()
-            evidence = self._decoded.take(message.data) or decode_equivocation(message.data)
-            self._importer.record_evidence(evidence)
+            evidence = self._decoded.take(message.data) or decode_evidence(message.data)
+            if isinstance(evidence, VoteEvidence):
+                self._votes.record_evidence(evidence)
+            else:
+                self._importer.record_evidence(evidence)
+
+    async def _consume_votes(self) -> None:
+        while True:
+            message = await self._vote_queue.get()
+            self._votes.add(validated_vote(self._decoded, message.data))
 
 
 class EventBatcher:

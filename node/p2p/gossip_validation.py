@@ -28,8 +28,9 @@ from typing import Any, Callable
 from protocol.blocks import Block, CompactBlock, decode_compact_block
 from protocol.encoding import sha256
 from protocol.errors import ProtocolError
-from protocol.evidence import decode_equivocation
+from protocol.evidence import decode_evidence
 from protocol.events import Event, decode_event
+from protocol.votes import Vote, decode_vote, encode_vote
 
 from node.bounded_cache import BoundedCache, BoundedSet
 
@@ -86,6 +87,8 @@ class ChainView:
     """The set that signs the block after the head."""
     recent_blocks: frozenset[bytes]
     """Hashes of blocks applied lately (the head included): known parents."""
+    final_height: int = 0
+    """Height of this node's final block: votes at or below it can change nothing."""
 
 
 class CurrentView:
@@ -255,12 +258,59 @@ def assemble_known(compact: CompactBlock, known_event: Callable[[bytes], Event |
     return compact.assemble(events)
 
 
-def evidence_validator(decoded: Decoded) -> Validator:
-    """Equivocation proofs are relayed only when both headers verify and really conflict."""
+def vote_validator(
+    view: CurrentView,
+    decoded: Decoded,
+    in_flight: BlocksInFlight,
+    seen: BoundedSet[bytes],
+    hold: Callable[[Vote], None] = lambda vote: None,
+) -> Validator:
+    """Checks a finality vote. REJECT: it does not decode, its signature does not verify, or
+    its voter is not an authority (the set after our head). IGNORE: already seen, at or below
+    our final height, far ahead of our head, or for a block we do not know (handed to
+    ``hold``, which keeps it a short while in case the block follows). A second, slashable
+    vote by one voter is ACCEPTed: relaying it is how the evidence spreads."""
 
     def validate(peer: str, data: bytes) -> Judgement:
         try:
-            evidence = decode_equivocation(data)
+            vote = decode_vote(data, verify=False)
+        except ProtocolError as exc:
+            return reject(f"invalid vote gossip: {exc.message}")
+        current = view.get()
+        digest = sha256(encode_vote(vote))
+        if digest in seen:
+            return ignore(f"vote by {vote.voter} for block {vote.target_height} already seen")
+        if vote.voter not in current.authorities:
+            return reject(f"vote for block {vote.target_height} by {vote.voter}, which is not an authority")
+        if vote.target_height <= current.final_height:
+            return ignore(f"vote for block {vote.target_height}, at or below the final block {current.final_height}")
+        if vote.target_height > current.head_height + GOSSIP_AHEAD_BLOCKS:
+            return ignore(f"vote for block {vote.target_height}, far ahead of our head {current.head_height}")
+        try:
+            vote.verify()
+        except ProtocolError as exc:
+            return reject(f"vote for block {vote.target_height} with a bad signature: {exc.message}")
+        seen.add(digest)
+        if vote.target_hash not in current.recent_blocks and not in_flight.has_block(vote.target_hash):
+            hold(vote)
+            return ignore(f"vote for block {vote.target_height} {vote.target_hash.hex()[:12]}, which we do not know")
+        decoded.put(data, vote)
+        return ACCEPTED
+
+    return validate
+
+
+def validated_vote(decoded: Decoded, data: bytes) -> Vote:
+    vote = decoded.take(data)
+    return vote if vote is not None else decode_vote(data, verify=False)
+
+
+def evidence_validator(decoded: Decoded) -> Validator:
+    """Evidence (double-signed headers, slashable votes) is relayed only when it checks out."""
+
+    def validate(peer: str, data: bytes) -> Judgement:
+        try:
+            evidence = decode_evidence(data)
         except ProtocolError as exc:
             return reject(f"invalid evidence gossip: {exc.message}")
         decoded.put(data, evidence)

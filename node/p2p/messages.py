@@ -12,8 +12,10 @@ exception, so that a node can tell which network a stranger is on before droppin
   connected, so events admitted while it was away are not stranded.
 - ``/audiera/<net>/events-by-id/1``: the events with the given ids that the peer holds
   (what a node lacks to assemble a gossiped block).
-- gossip topics ``/audiera/<net>/events/1`` (a batch of signed events) and
-  ``/audiera/<net>/blocks/2`` (one block in compact form: header and event ids).
+- gossip topics ``/audiera/<net>/events/1`` (a batch of signed events),
+  ``/audiera/<net>/blocks/2`` (one block in compact form: header and event ids),
+  ``/audiera/<net>/votes/1`` (one signed finality vote) and ``/audiera/<net>/evidence/1``
+  (double-signed headers or slashable votes).
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ def events_topic(tag: str) -> str:
 
 def blocks_topic(tag: str) -> str:
     return f"/audiera/{tag}/blocks/2"
+
+
+def votes_topic(tag: str) -> str:
+    return f"/audiera/{tag}/votes/1"
 
 
 def evidence_topic(tag: str) -> str:

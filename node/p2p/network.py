@@ -18,14 +18,16 @@ from typing import Any
 from libp2p.crypto.keys import KeyPair
 
 from protocol.blocks import Block
-from protocol.evidence import Equivocation
+from protocol.evidence import Equivocation, VoteEvidence
+from protocol.votes import Vote
 from storage.content import ContentInfo, ContentStore
 
 from ..config import P2PConfig
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
-from node.chain.ledger import HeadChange, Ledger
+from node.chain.ledger import FinalityChange, HeadChange, Ledger
 from node.chain.mempool import Mempool
+from node.chain.vote_pool import VotePool
 
 from . import messages
 from .content_exchange import ContentExchange, FetchError
@@ -74,6 +76,7 @@ class Network:
         mempool: Mempool,
         importer: BlockImporter,
         content: ContentStore,
+        votes: VotePool,
         *,
         replicate: bool,
         max_content_bytes: int,
@@ -96,7 +99,7 @@ class Network:
             lambda event_id: self._gossip.known_event(event_id),
         )
         self._peers.on_status(lambda _: self._syncer.poke())
-        self._gossip = GossipHandler(host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks)
+        self._gossip = GossipHandler(host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks, votes)
         self._sync_server = SyncServer(ledger.chain)
         self._content = ContentExchange(
             content,
@@ -164,8 +167,15 @@ class Network:
     def announce_block(self, block: Block) -> None:
         self._gossip.announce_block(block)
 
-    def announce_evidence(self, evidence: Equivocation) -> None:
+    def announce_evidence(self, evidence: Equivocation | VoteEvidence) -> None:
         self._gossip.announce_evidence(evidence)
+
+    def announce_vote(self, vote: Vote) -> None:
+        self._gossip.announce_vote(vote)
+
+    def on_finality_change(self, change: FinalityChange) -> None:
+        """Ledger listener: validators ignore votes at or below the new final block."""
+        self._gossip.on_head_change(HeadChange(applied=()))
 
     def on_head_change(self, change: HeadChange) -> None:
         """Ledger listener."""

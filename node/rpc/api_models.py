@@ -28,9 +28,11 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from protocol.events import ASSET_TYPES
 from protocol.terms import PURPOSES
+from protocol.votes import Offence
 
 from node.chain.importer import EXTENDED, KNOWN, REORG, SIDE
 from node.chain.mempool import PENDING, QUEUED
+from node.chain.vote_pool import VoteOutcome
 
 from ..p2p.network import MAX_PERF_BYTES
 from .license_api import MAX_PREFLIGHT_ASSETS
@@ -70,6 +72,9 @@ class Status(Struct):
     head_hash: Id
     head_time: int
     head_state_root: Id
+    justified_height: int
+    """The highest justified block on the head's chain (votes from headers and gossip)."""
+    justified_hash: Id
     finalized_height: int
     finalized_hash: Id
     block_period_ms: int
@@ -208,6 +213,21 @@ class EventStatus(Struct):
     reason: str | UnsetType = UNSET
 
 
+class SignedVote(Struct):
+    voter: Did
+    sig: Hex
+
+
+class JustificationView(Struct):
+    """A quorum of finality votes for one link (source -> target), as a header carries it."""
+
+    source_height: int
+    source_hash: Id
+    target_height: int
+    target_hash: Id
+    votes: list[SignedVote]
+
+
 class HeaderView(Struct):
     v: int
     height: int
@@ -218,8 +238,14 @@ class HeaderView(Struct):
     events_root: Id
     state_root: Id
     difficulty: int
+    justifications: list[JustificationView]
     sig: Hex
     final: bool
+
+
+class CarriedJustification(JustificationView):
+    carried_in: Id | None
+    """The descendant whose header carries these votes; None: votes seen on gossip."""
 
 
 class BlockView(HeaderView):
@@ -227,6 +253,9 @@ class BlockView(HeaderView):
 
     event_count: int
     events: list[EventView | Id]
+    justified: bool
+    justified_by: list[CarriedJustification]
+    """The votes that justify it (or, while it is not justified, those seen for it so far)."""
 
 
 class Headers(Struct):
@@ -246,10 +275,39 @@ class Equivocation(Struct):
     proposer: Did
     height: int
     headers: list[HeaderView]
+    encoded: Hex
+    """The evidence's canonical MessagePack bytes: both signed headers."""
+
+
+class FinalityVote(Struct):
+    voter: Did
+    source_height: int
+    source_hash: Id
+    target_height: int
+    target_hash: Id
+    sig: Hex
+
+
+class VoteEvidence(Struct):
+    voter: Did
+    offence: Literal[tuple(o.value for o in Offence)]  # type: ignore[valid-type]
+    height: int
+    votes: list[FinalityVote]
+    encoded: Hex
+    """The evidence's canonical MessagePack bytes: both signed votes."""
 
 
 class EvidenceList(Struct):
     evidence: list[Equivocation]
+    vote_evidence: list[VoteEvidence]
+
+
+class VoteSubmitted(Struct):
+    voter: Did
+    target_height: int
+    target_hash: Id
+    outcome: Literal[tuple(o.value for o in VoteOutcome)]  # type: ignore[valid-type]
+    finalized_height: int
 
 
 class Vote(Struct):
@@ -261,6 +319,8 @@ class Vote(Struct):
 class Authorities(Struct):
     head_height: int
     authorities: list[Did]
+    with_evidence: list[Did]
+    """Authorities against which this node holds evidence (double-signed headers or slashable votes)."""
     votes: list[Vote]
 
 

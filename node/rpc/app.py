@@ -32,6 +32,7 @@ def create_app(services: Services) -> web.Application:
     app[METRICS] = metrics
     services.ledger.add_listener(hub.on_head_change)
     services.ledger.add_listener(metrics.on_head_change)
+    services.ledger.add_finality_listener(hub.on_finality_change)
     app.on_shutdown.append(_end_feeds)
     for method, path, handler, _ in ROUTES + OTHER_PROTOCOL_ROUTES:
         app.router.add_route(method, path, handler)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from protocol.errors import ProtocolError
 from protocol.events import MAX_EVENT_BYTES
+from protocol.votes import Checkpoint
 
 from ..p2p.network import MAX_PERF_BYTES, P2PError, is_peer_id
 from ..p2p.messages import decode_event_batch
@@ -13,6 +14,7 @@ from . import params
 from .context import services_of
 from .errors import ApiError, bad_request, not_found
 from .chain_views import block_view, event_view, header_view, proof_view
+from .finality_views import justifying_votes
 from .request_checks import MSGPACK_TYPES, check_body, require_loopback
 VERSION = "0.1.0"
 
@@ -21,6 +23,7 @@ async def get_status(request: web.Request) -> web.Response:
     services = services_of(request)
     ledger = services.ledger
     head, final = ledger.head, ledger.finalized
+    justified = ledger.justified_on(head.hash, head.height)
     network = services.network.status()
     return web.json_response(
         {
@@ -31,6 +34,8 @@ async def get_status(request: web.Request) -> web.Response:
             "head_hash": head.hash.hex(),
             "head_time": head.ts,
             "head_state_root": head.state_root.hex(),
+            "justified_height": justified.height,
+            "justified_hash": justified.hash.hex(),
             "finalized_height": final.height,
             "finalized_hash": final.hash.hex(),
             "block_period_ms": services.genesis.block_period_ms,
@@ -152,7 +157,7 @@ async def get_block(request: web.Request) -> web.Response:
         if block is None:
             raise not_found(f"block {ref}")
         final = services_of(request).ledger.is_final_block(block.hash, block.height)
-        return web.json_response(block_view(block, final=final))
+        return web.json_response(_with_justification(request, block_view(block, final=final)))
     # Listing event ids needs no event parsed: each id is the hash of its bytes.
     found = chain.get_header_and_event_ids(block_hash)
     if found is None:
@@ -161,7 +166,16 @@ async def get_block(request: web.Request) -> web.Response:
     view = header_view(header, final=services_of(request).ledger.is_final_block(header.hash, header.height))
     view["event_count"] = len(event_ids)
     view["events"] = [event_id.hex() for event_id in event_ids]
-    return web.json_response(view)
+    return web.json_response(_with_justification(request, view))
+
+
+def _with_justification(request: web.Request, view: dict) -> dict:
+    """Add whether the block is justified and the votes that justify it."""
+    ledger = services_of(request).ledger
+    block_hash, height = bytes.fromhex(view["hash"]), view["height"]
+    view["justified"] = ledger.votes.is_justified(Checkpoint(height, block_hash)) or ledger.is_final_block(block_hash, height)
+    view["justified_by"] = justifying_votes(ledger, services_of(request).votes, block_hash, height)
+    return view
 
 
 async def list_headers(request: web.Request) -> web.Response:

@@ -8,6 +8,8 @@ from protocol.blocks import Block, Header
 from protocol.events import Event
 from protocol.merkle import MerkleProof
 from protocol.state import Account, AssetRecord
+from protocol.evidence import Equivocation, VoteEvidence
+from protocol.votes import Justification, Vote
 from storage.chain import ChainTip
 
 
@@ -44,8 +46,52 @@ def header_view(header: Header, *, final: bool) -> dict[str, Any]:
         "events_root": header.events_root.hex(),
         "state_root": header.state_root.hex(),
         "difficulty": header.difficulty,
+        "justifications": [justification_view(justification) for justification in header.justifications],
         "sig": header.sig.hex(),
         "final": final,
+    }
+
+
+def vote_view(vote: Vote) -> dict[str, Any]:
+    """A signed finality vote; ``encoded`` is its canonical bytes (hex), what was signed plus the signature."""
+    return {
+        "voter": vote.voter,
+        "source_height": vote.source_height,
+        "source_hash": vote.source_hash.hex(),
+        "target_height": vote.target_height,
+        "target_hash": vote.target_hash.hex(),
+        "sig": vote.sig.hex(),
+    }
+
+
+def equivocation_view(evidence: Equivocation) -> dict[str, Any]:
+    return {
+        "proposer": evidence.proposer,
+        "height": evidence.height,
+        "headers": [header_view(header, final=False) for header in (evidence.first, evidence.second)],
+        "encoded": evidence.encode().hex(),
+    }
+
+
+def vote_evidence_view(evidence: VoteEvidence) -> dict[str, Any]:
+    """Two slashable votes by one authority; ``encoded`` (hex MessagePack) is checkable by anyone."""
+    return {
+        "voter": evidence.voter,
+        "offence": evidence.offence.value,
+        "height": evidence.height,
+        "votes": [vote_view(vote) for vote in (evidence.first, evidence.second)],
+        "encoded": evidence.encode().hex(),
+    }
+
+
+def justification_view(justification: Justification) -> dict[str, Any]:
+    """A quorum of votes for one link, each vote as (voter, sig): enough to check every signature."""
+    return {
+        "source_height": justification.source_height,
+        "source_hash": justification.source_hash.hex(),
+        "target_height": justification.target_height,
+        "target_hash": justification.target_hash.hex(),
+        "votes": [{"voter": voter, "sig": sig.hex()} for voter, sig in justification.votes],
     }
 
 

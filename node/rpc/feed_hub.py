@@ -26,7 +26,7 @@ from typing import Any
 from protocol.blocks import Block
 from protocol.events import Event
 
-from ..chain.ledger import HeadChange, Ledger
+from ..chain.ledger import FinalityChange, HeadChange, Ledger
 from .chain_views import event_view
 
 log = logging.getLogger("audiera.rpc.feed")
@@ -165,6 +165,13 @@ class FeedHub:
         except Exception:
             log.exception("feed could not publish the head change to height %d", self.ledger.head.height)
 
+    def on_finality_change(self, change: FinalityChange) -> None:
+        """The ledger's finality listener: votes finalize blocks between head changes."""
+        try:
+            self._publish(HeadChange(applied=()))
+        except Exception:
+            log.exception("feed could not publish finality at height %d", change.final.height)
+
     def _publish(self, change: HeadChange) -> None:
         if not self.subscribers:
             self._final_height = self.ledger.finalized.height
@@ -179,6 +186,8 @@ class FeedHub:
         if self.ledger.finalized.height > self._final_height:
             self._final_height = self.ledger.finalized.height
             final = _dump({"type": "final", "height": self.ledger.finalized.height, "hash": self.ledger.finalized.hash.hex()})
+        if not heads and final is None:
+            return
         everything = {block.hash: _events_message(block, events) for block, events in blocks}
         for subscriber in list(self.subscribers):
             self._deliver(subscriber, heads, blocks, everything, final)

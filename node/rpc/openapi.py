@@ -118,6 +118,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/blocks/{ref}"): Operation(m.BlockView, errors=_LOOKUP),
     ("GET", "/v1/headers"): Operation(m.Headers, errors=(400,)),
     ("POST", "/v1/blocks"): Operation(m.BlockSubmitted, 202, _SIGNED, _msgpack_body("The signed block's canonical MessagePack bytes")),
+    ("POST", "/v1/votes"): Operation(m.VoteSubmitted, 202, (400, 413, 415), _msgpack_body("The signed vote's canonical MessagePack bytes")),
     ("GET", "/v1/evidence"): Operation(m.EvidenceList, errors=(400,)),
     ("GET", "/v1/authorities"): Operation(m.Authorities),
     ("GET", "/v1/assets/{cid}"): Operation(m.AssetWithHistory, errors=_LOOKUP),

@@ -14,13 +14,16 @@ from node.daemon import _update_mempool
 from node.chain.importer import BlockImporter
 from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
+from node.chain.vote_pool import VotePool
 from protocol.authorities import get_authorities
 from protocol.blocks import Block, sign_header
 from protocol.consensus import IN_TURN_DIFFICULTY, OUT_OF_TURN_DIFFICULTY, in_turn_authority
 from protocol.events import Event
-from protocol.evidence import Equivocation
+from protocol.evidence import Equivocation, VoteEvidence
+from protocol.finality import HeaderFinality, apply_justifications
 from protocol.genesis import Genesis
 from protocol.keys import SigningKey
+from protocol.votes import Checkpoint, Justification, Vote, sign_vote, unsigned_vote
 from protocol.state import genesis_writes, next_state_root
 from storage import keys
 from storage.chain import ChainTip
@@ -55,8 +58,10 @@ class Node:
     ledger: Ledger
     importer: BlockImporter
     mempool: Mempool
+    votes: VotePool
     changes: list[HeadChange] = field(default_factory=list)
     evidence: list[Equivocation] = field(default_factory=list)
+    vote_evidence: list[VoteEvidence] = field(default_factory=list)
 
     @property
     def chain(self):
@@ -74,10 +79,20 @@ def start_node(data_dir: Path, clock: FakeClock) -> Node:
     ledger = Ledger(stores.chain, GENESIS)
     mempool = Mempool(stores.chain, max_events=1000, max_future_nonces=8)
     ledger.add_listener(lambda change: _update_mempool(mempool, change, GENESIS.block_period_ms))
-    node = Node(stores, ledger, BlockImporter(ledger, clock), mempool)
+    node = Node(stores, ledger, BlockImporter(ledger, clock), mempool, VotePool(ledger))
     ledger.add_listener(node.changes.append)
     node.importer.on_evidence(node.evidence.append)
+    node.votes.on_evidence(node.vote_evidence.append)
     return node
+
+
+def checkpoint(block: Block | None) -> Checkpoint:
+    return Checkpoint(0, GENESIS.hash) if block is None else Checkpoint(block.height, block.hash)
+
+
+def votes(source: Block | None, target: Block, signers) -> list[Vote]:
+    """Votes for the link source -> target (None: the genesis) by each of ``signers``."""
+    return [sign_vote(k, unsigned_vote(k.did, checkpoint(source), checkpoint(target))) for k in signers]
 
 
 class Forge:
@@ -89,6 +104,8 @@ class Forge:
         self.genesis_hash = genesis.hash
         self._tips = {genesis.hash: ChainTip(0, genesis.hash, next_state_root(genesis.hash, writes), genesis.timestamp)}
         self._states: dict[bytes, dict[bytes, bytes]] = {genesis.hash: {k: v for k, v in writes.items() if v is not None}}
+        self._finality = {genesis.hash: HeaderFinality.genesis(genesis.hash)}
+        self._parents: dict[bytes, bytes] = {}
 
     def block(
         self,
@@ -98,18 +115,27 @@ class Forge:
         *,
         ts: int | None = None,
         state_root: bytes | None = None,
+        justifications: tuple[Justification, ...] = (),
     ) -> Block:
-        """A block by ``signer`` on ``parent`` (None: the genesis); ``state_root`` forces a wrong one."""
+        """A block by ``signer`` on ``parent`` (None: the genesis); ``state_root`` forces a wrong one;
+        ``justifications`` go into its header (and must be valid on its chain)."""
         tip = self._tips[self.genesis_hash if parent is None else parent.hash]
         state = self._states[tip.hash]
         ts = tip.ts + self._period if ts is None else ts
         block, result = build_block(
-            state, tip.hash, tip.height, tip.state_root, list(events), proposer=signer, ts=ts, state_root=state_root
+            state, tip.hash, tip.height, tip.state_root, list(events), proposer=signer, ts=ts, state_root=state_root,
+            finality=self._finality[tip.hash],
         )
         in_turn = in_turn_authority(get_authorities(state), block.height) == signer.did
         difficulty = IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY
-        if block.header.difficulty != difficulty:  # build_block signs every block as in turn
-            block = Block(sign_header(signer, replace(block.header, difficulty=difficulty)), block.events)
+        if block.header.difficulty != difficulty or justifications:  # build_block signs every block as in turn
+            header = replace(block.header, difficulty=difficulty, justifications=justifications)
+            block = Block(sign_header(signer, header), block.events)
+        self._parents[block.hash] = tip.hash
+        self._finality[block.hash] = apply_justifications(
+            self._finality[tip.hash], block.header, lambda height: self._ancestor(tip.hash, height),
+            lambda height: get_authorities(self._states[self._ancestor(tip.hash, height - 1)]),
+        )
         self._tips[block.hash] = ChainTip(block.height, block.hash, block.header.state_root, ts)
         after = dict(state)
         for k, v in result.writes.items():
@@ -119,6 +145,14 @@ class Forge:
                 after[k] = v
         self._states[block.hash] = after
         return block
+
+    def _ancestor(self, block_hash: bytes, height: int) -> bytes:
+        while self._tips[block_hash].height > height:
+            block_hash = self._parents[block_hash]
+        return block_hash
+
+    def finality(self, block: Block) -> HeaderFinality:
+        return self._finality[block.hash]
 
     def chain(self, parent: Block | None, *signers: SigningKey) -> list[Block]:
         """Empty blocks by ``signers`` in order, each on the one before."""

@@ -71,7 +71,7 @@ def test_the_chain_views_are_what_the_models_say() -> None:
     key = SigningKey(bytes(32))
     event = sign_event(key, ParticipantRegister("Ada", ("creator",)), 1, 1_700_000_000_000)
     assert msgspec.convert(event_view(event), m.EventView).author == key.did
-    header = Header(7, bytes(32), 1_700_000_000_000, key.did, bytes(32), bytes(32), 1, bytes(64))
+    header = Header(7, bytes(32), 1_700_000_000_000, key.did, bytes(32), bytes(32), 1, sig=bytes(64))
     assert msgspec.convert(header_view(header, final=True), m.HeaderView).height == 7
     assert msgspec.convert(proof_view(MerkleProof(0, 1, ())), m.MerkleProof).size == 1
 

@@ -14,10 +14,15 @@ from node.chain.ledger import HeadChange
 from node.chain.mempool import PENDING
 from node.chain.reexecute import verify_stores
 from protocol.errors import BlockRule, InvalidBlock
-from protocol.evidence import decode_equivocation
+from dataclasses import replace
+
+from node.chain.vote_pool import VoteOutcome
+from protocol.blocks import Block, sign_header
+from protocol.evidence import decode_equivocation, decode_vote_evidence
+from protocol.votes import justification_from_votes
 from tests.storage.chain_helpers import key, register_participant
 
-from .consensus_helpers import AUTHORITIES, GENESIS, Forge, Node
+from .consensus_helpers import AUTHORITIES, GENESIS, Forge, Node, checkpoint, votes
 
 A0, A1, A2, A3 = AUTHORITIES
 ALICE, BOB, CAROL, DAVE = (key(name) for name in ("alice", "bob", "carol", "dave"))
@@ -120,8 +125,8 @@ def test_a_heavier_branch_is_switched_to(node, forge):
     assert node.changes[-1] == HeadChange(applied=(c1, c2, c3), reverted=(a2, a1))
     assert node.ledger.recent_proposers()[:3] == [A3.did, A2.did, A0.did]
     assert_reexecutes(node, forge, c3)
-    # Three distinct signers on the new branch: its first block is final.
-    assert (node.ledger.finalized.height, node.ledger.finalized.hash) == (1, c1.hash)
+    # Signing blocks makes nothing final: only votes do.
+    assert node.ledger.finalized.height == 0
 
 
 def test_reorg_returns_dropped_events_to_the_mempool(node, forge):
@@ -162,7 +167,9 @@ def test_a_branch_with_an_invalid_block_is_refused_whole(node, forge):
 def test_a_block_at_or_below_the_final_height_is_refused(node, forge):
     blocks = forge.chain(None, A1, A2, A3)
     node.import_all(*blocks)
-    assert node.ledger.finalized.height == 1  # three distinct signers
+    assert node.ledger.finalized.height == 0  # three distinct signers no longer make anything final
+    finalize_first(node, blocks)
+    assert node.ledger.finalized.height == 1
     fork = forge.block(None, A0)
     with pytest.raises(InvalidBlock, match="forks below the final block 1"):
         node.importer.import_block(fork)
@@ -175,14 +182,126 @@ def test_a_heavier_branch_forking_below_the_final_block_is_refused(node, forge):
     a2 = forge.block(a1, A3)  # TD 3
     d1 = forge.block(None, A0)  # TD 1
     d2 = forge.block(d1, A2)  # TD 3, loses the tie to A2
-    a3 = forge.block(a2, A0)  # TD 4; A1, A3, A0 signed: block 1 is final
+    a3 = forge.block(a2, A0)  # TD 4
     d3 = forge.block(d2, A3)  # TD 5, but its branch forks at the genesis
     assert node.import_all(a1, a2, d1, d2, a3) == [EXTENDED, EXTENDED, SIDE, SIDE, EXTENDED]
+    finalize_first(node, [a1, a2])
     assert node.ledger.finalized.height == 1
-    with pytest.raises(InvalidBlock, match="would revert final block 1"):
-        node.importer.import_block(d3)
+    # The heavier branch holds no justified block, so fork choice never reaches the finality
+    # check (which would refuse it: "would revert final block 1").
+    assert node.importer.import_block(d3) == SIDE
     assert_head(node, a3)
     assert_reexecutes(node, forge, a3)
+
+
+def finalize_first(node: Node, blocks) -> None:
+    """Three of four authorities vote genesis -> blocks[0] and blocks[0] -> blocks[1]: blocks[0] is final."""
+    for vote in votes(None, blocks[0], AUTHORITIES[:3]) + votes(blocks[0], blocks[1], AUTHORITIES[:3]):
+        node.votes.add(vote)
+
+
+# --- vote finality ------------------------------------------------------------------------------
+
+
+def test_gossiped_votes_justify_and_finalize_and_listeners_hear_it(node, forge):
+    b1, b2, b3 = forge.chain(None, A1, A2, A3)
+    node.import_all(b1, b2, b3)
+    heard = []
+    node.ledger.add_finality_listener(heard.append)
+    for vote in votes(None, b1, AUTHORITIES[:2]):
+        assert node.votes.add(vote) is VoteOutcome.COUNTED
+    assert node.ledger.justified_on(b3.hash, 3).height == 0  # two of four is no quorum
+    node.votes.add(votes(None, b1, AUTHORITIES[2:3])[0])
+    assert node.ledger.justified_on(b3.hash, 3) == checkpoint(b1)
+    assert node.ledger.finalized.height == 0 and not heard
+    for vote in votes(b1, b2, AUTHORITIES[1:]):
+        node.votes.add(vote)
+    assert node.ledger.finalized.hash == b1.hash
+    assert [(change.previous.height, change.final.height) for change in heard] == [(0, 1)]
+    assert node.chain.finalized().hash == b1.hash  # stored
+    assert node.votes.add(votes(b1, b2, AUTHORITIES[1:2])[0]) is VoteOutcome.DUPLICATE
+    assert node.votes.add(votes(None, b1, AUTHORITIES[3:])[0]) is VoteOutcome.STALE
+
+
+def test_a_vote_for_an_unknown_block_is_held_until_it_arrives(node, forge):
+    b1, b2 = forge.chain(None, A1, A2)
+    for vote in votes(None, b1, AUTHORITIES[:3]) + votes(b1, b2, AUTHORITIES[:3]):
+        assert node.votes.add(vote) is VoteOutcome.HELD
+    node.import_all(b1, b2)
+    assert node.votes.held_count == 0
+    assert node.ledger.finalized.hash == b1.hash
+
+
+def test_votes_by_non_authorities_count_for_nothing(node, forge):
+    (b1,) = forge.chain(None, A1)
+    node.import_all(b1)
+    outsiders = [key(f"outsider-{n}") for n in range(3)]
+    assert {node.votes.add(vote) for vote in votes(None, b1, outsiders)} == {VoteOutcome.STALE}
+    assert node.ledger.justified_on(b1.hash, 1).height == 0
+
+
+def test_a_double_vote_is_kept_as_evidence(node, forge):
+    a1 = forge.block(None, A1)
+    c1 = forge.block(None, A0)
+    node.import_all(a1, c1)
+    node.votes.add(votes(None, a1, [A2])[0])
+    node.votes.add(votes(None, c1, [A2])[0])
+    assert len(node.vote_evidence) == 1 and node.vote_evidence[0].voter == A2.did
+    assert node.chain.has_evidence_against(A2.did) and not node.chain.has_evidence_against(A1.did)
+    assert decode_vote_evidence(node.chain.vote_evidence()[0]) == node.vote_evidence[0]
+
+
+def test_a_double_vote_for_a_block_nobody_has_is_evidence_all_the_same(node, forge):
+    a1 = forge.block(None, A1)
+    node.import_all(a1)
+    node.votes.add(votes(None, a1, [A2])[0])
+    phantom = forge.block(None, A0)  # never imported here
+    assert node.votes.add(votes(None, phantom, [A2])[0]) is VoteOutcome.HELD
+    assert [evidence.voter for evidence in node.vote_evidence] == [A2.did]
+
+
+def test_fork_choice_keeps_the_branch_with_the_justified_block(node, forge):
+    a1 = forge.block(None, A1)  # in turn: TD 2
+    c1 = forge.block(None, A0)  # TD 1
+    c2 = forge.block(c1, A2)  # TD 3: heavier than a1 alone
+    node.import_all(a1)
+    for vote in votes(None, a1, AUTHORITIES[1:]):
+        node.votes.add(vote)
+    assert node.import_all(c1, c2) == [SIDE, SIDE]  # a1 is justified; c2's branch holds nothing justified
+    assert_head(node, a1)
+
+
+def test_justifications_in_headers_finalize_without_gossip(node, forge):
+    b1 = forge.block(None, A1)
+    b2 = forge.block(b1, A2)
+    b3 = forge.block(b2, A3, justifications=(justification_from_votes(votes(None, b1, AUTHORITIES[:3])),))
+    b4 = forge.block(b3, A0, justifications=(justification_from_votes(votes(b1, b2, AUTHORITIES[:3])),))
+    node.import_all(b1, b2, b3)
+    assert node.chain.block_finality(b3.hash).finality.justified == checkpoint(b1)
+    node.import_all(b4)
+    assert node.chain.block_finality(b4.hash).finality == forge.finality(b4)
+    assert node.ledger.finalized.hash == b1.hash
+    assert_reexecutes(node, forge, b4)
+
+
+def test_a_header_with_a_bad_justification_is_refused(node, forge):
+    b1 = forge.block(None, A1)
+    short = justification_from_votes(votes(None, b1, AUTHORITIES[:2]))
+    b2 = forge.block(b1, A2)
+    bad = Block(sign_header(A2, replace(b2.header, justifications=(short,))), b2.events)
+    node.import_all(b1)
+    with pytest.raises(InvalidBlock, match="a quorum of 4 authorities is 3") as exc:
+        node.importer.import_block(bad)
+    assert exc.value.rule == BlockRule.JUSTIFICATION
+
+
+def test_the_producer_side_pending_justifications_chain_from_the_headers(node, forge):
+    b1, b2 = forge.chain(None, A1, A2)
+    node.import_all(b1, b2)
+    for vote in votes(None, b1, AUTHORITIES[:3]) + votes(b1, b2, AUTHORITIES[:3]):
+        node.votes.add(vote)
+    pending = node.ledger.pending_justifications()
+    assert [(j.source_height, j.target_height) for j in pending] == [(0, 1), (1, 2)]
 
 
 # --- equivocation -----------------------------------------------------------------------------

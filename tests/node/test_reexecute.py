@@ -18,7 +18,7 @@ from node.files.genesis_file import write_genesis
 from protocol.blocks import Block, sign_header
 from protocol.state import BlockContext, apply_block
 from storage.database import Stores, open_stores
-from tests.storage.chain_helpers import key, register_participant
+from tests.storage.chain_helpers import carried, commit, key, register_participant
 
 from .consensus_helpers import AUTHORITIES, GENESIS, Forge
 
@@ -41,7 +41,7 @@ def store_around_the_importer(stores: Stores, *blocks: Block) -> None:
     for block in blocks:
         head = chain.head()
         result = apply_block(chain, block.events, BlockContext(block.height, block.header.ts), head.state_root)
-        chain.commit_block(block, result, finalized_height=0)
+        commit(chain, block, replace(result, finality=carried(chain, block.header.parent)), finalized_height=0)
 
 
 def resigned(block: Block, signer, **changes) -> Block:

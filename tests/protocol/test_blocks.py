@@ -220,7 +220,7 @@ def test_invalid_height_zero() -> None:
 @pytest.mark.parametrize(
     "field, value, fragment",
     [
-        ("v", 2, "header version 2 is not supported"),
+        ("v", 1, "header version 1 is not supported"),
         ("difficulty", 0, "header.difficulty must be between 1 and 2"),
         ("difficulty", 3, "header.difficulty must be between 1 and 2"),
         ("parent", b"\x00" * 31, "header.parent must be 32 bytes"),
@@ -237,7 +237,7 @@ def test_invalid_header_fields(field: str, value: Any, fragment: str) -> None:
     invalid(resigned(wire), fragment)
 
 
-@pytest.mark.parametrize("field", ["v", "height", "parent", "ts", "proposer", "events_root", "state_root", "difficulty", "sig"])
+@pytest.mark.parametrize("field", ["v", "height", "parent", "ts", "proposer", "events_root", "state_root", "difficulty", "justifications", "sig"])
 def test_invalid_missing_header_field(field: str) -> None:
     wire = decode(make_block(()).raw)
     del wire["header"][field]

@@ -11,7 +11,6 @@ from protocol.blocks import Header, sign_header
 from protocol.consensus import (
     MAX_FUTURE_DRIFT_MS,
     BranchHead,
-    finalized_height,
     fork_choice_key,
     next_slot_time,
     out_of_turn_delay_ms,
@@ -57,7 +56,7 @@ def test_equal_difficulty_the_lower_height_wins() -> None:
 def test_equal_difficulty_and_height_the_least_recently_in_turn_proposer_wins() -> None:
     # Height 10 of 4: (10 - index) % 4 is 2, 1, 0, 3 for indexes 0..3: index 3 wins, the in-turn index 2 ranks last.
     heads = [branch(10, 10, did, 0x00) for did in AUTH]
-    assert [fork_choice_key(head, AUTH)[2] for head in heads] == [2, 1, 0, 3]
+    assert [fork_choice_key(head, AUTH)[3] for head in heads] == [2, 1, 0, 3]
     assert best(*heads).proposer == AUTH[3]
     assert best(*heads[:3]).proposer == AUTH[0]
     # The hash does not override the recency rule.
@@ -72,7 +71,7 @@ def test_full_tie_the_lowest_hash_wins() -> None:
 
 def test_proposer_outside_the_set_ranks_as_index_n() -> None:
     outsider = branch(10, 10, OUTSIDER.did)
-    assert fork_choice_key(outsider, AUTH)[2] == (10 - len(AUTH)) % len(AUTH)
+    assert fork_choice_key(outsider, AUTH)[3] == (10 - len(AUTH)) % len(AUTH)
     assert best(outsider, branch(10, 10, AUTH[3])).proposer == AUTH[3]
     assert best(outsider, branch(10, 10, AUTH[1])).proposer == OUTSIDER.did
     # Still ranked by difficulty first.
@@ -117,12 +116,12 @@ def test_signing_window(count: int, window: int) -> None:
     assert signing_window(count) == window
 
 
-def test_finalized_height_is_where_enough_distinct_signers_are_reached() -> None:
-    a, b, c = AUTH[:3]
-    assert finalized_height([(5, a), (4, b), (3, a), (2, c), (1, b)], threshold=3) == 2
-    assert finalized_height([(5, a), (4, b), (3, a)], threshold=3) is None
-    assert finalized_height([(5, a)], threshold=1) == 5
-    assert finalized_height([], threshold=1) is None
+def test_the_branch_holding_the_higher_justified_block_wins_whatever_its_weight() -> None:
+    heavy = replace(branch(40, 20, AUTH[0]), justified_height=9)
+    justified = replace(branch(12, 8, AUTH[1]), justified_height=10)
+    assert best(heavy, justified) == justified
+    # Equal justification: total difficulty and EIP-3436 decide as before.
+    assert best(replace(heavy, justified_height=10), justified).total_difficulty == 40
 
 
 # --- header rules ---------------------------------------------------------------------

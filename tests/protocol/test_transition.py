@@ -12,7 +12,9 @@ from protocol.errors import BlockRule, InvalidBlock
 from protocol.events import Event, ParticipantRegister, sign_event
 from protocol.genesis import Genesis
 from protocol.state import BlockContext, apply_block, genesis_writes
-from protocol.transition import build_block, state_transition
+from protocol.finality import HeaderFinality
+from protocol.transition import FinalityContext, build_block, state_transition
+from protocol.votes import Checkpoint, justification_from_votes, sign_vote, unsigned_vote
 
 from .factories import ALICE, TS, digest, key
 
@@ -35,6 +37,14 @@ PARENT = Tip(height=4, hash=digest("parent"), state_root=digest("parent state"),
 IN_TURN, OUT_OF_TURN = KEYS[5 % 4], KEYS[0]
 """At height 5, KEYS[1] is in turn."""
 NOW = TS + PERIOD
+CHAIN = {0: GENESIS.hash, 1: digest("b1"), 2: digest("b2"), 3: digest("b3"), 4: PARENT.hash}
+CARRIED = HeaderFinality(justified=Checkpoint(2, CHAIN[2]), final=Checkpoint(1, CHAIN[1]))
+FINALITY = FinalityContext(CARRIED, CHAIN.get, lambda height: tuple(k.did for k in KEYS))
+
+
+def justification(source: int, target: int, signers=KEYS):
+    source_cp, target_cp = Checkpoint(source, CHAIN[source]), Checkpoint(target, CHAIN[target])
+    return justification_from_votes([sign_vote(k, unsigned_vote(k.did, source_cp, target_cp)) for k in signers])
 
 
 def register(signer=ALICE, nonce: int = 1) -> Event:
@@ -60,7 +70,8 @@ def block(signer=IN_TURN, events: tuple[Event, ...] = (), **overrides) -> Block:
 
 def transition(candidate: Block, *, recent: tuple[str, ...] = (), now: int = NOW, signature_checked: bool = False):
     return state_transition(
-        PARENT, STATE, list(recent), candidate, period_ms=PERIOD, now_ms=now, signature_checked=signature_checked
+        PARENT, STATE, list(recent), candidate, period_ms=PERIOD, now_ms=now, signature_checked=signature_checked,
+        finality=FINALITY,
     )
 
 
@@ -143,8 +154,11 @@ def test_the_header_rules_come_before_the_body() -> None:
 # --- build_block ------------------------------------------------------------------------
 
 
-def build(signer, candidates, *, recent: tuple[str, ...] = (), ts: int = PARENT.ts + PERIOD):
-    return build_block(PARENT, STATE, list(recent), candidates, key=signer, ts=ts, period_ms=PERIOD, now_ms=NOW)
+def build(signer, candidates, *, recent: tuple[str, ...] = (), ts: int = PARENT.ts + PERIOD, justifications=()):
+    return build_block(
+        PARENT, STATE, list(recent), candidates, key=signer, ts=ts, period_ms=PERIOD, now_ms=NOW, finality=FINALITY,
+        justifications=justifications,
+    )
 
 
 @pytest.mark.parametrize("signer, difficulty", [(IN_TURN, 2), (OUT_OF_TURN, 1)], ids=["in-turn", "out-of-turn"])
@@ -167,3 +181,30 @@ def test_build_block_refuses_to_sign_what_the_rules_refuse() -> None:
     with pytest.raises(InvalidBlock) as exc:
         build(IN_TURN, [], ts=PARENT.ts + PERIOD - 1)
     assert exc.value.rule == BlockRule.TIMESTAMP
+
+
+# --- justifications -----------------------------------------------------------------------
+
+
+def test_a_block_without_justifications_keeps_its_parents_finality() -> None:
+    assert transition(block(IN_TURN)).finality == CARRIED
+
+
+def test_carried_justifications_move_the_header_finality() -> None:
+    result = transition(block(IN_TURN, justifications=(justification(2, 3), justification(3, 4))))
+    assert result.finality == HeaderFinality(justified=Checkpoint(4, CHAIN[4]), final=Checkpoint(3, CHAIN[3]))
+
+
+def test_a_bad_justification_breaks_the_justification_rule() -> None:
+    assert broken_rule(block(IN_TURN, justifications=(justification(3, 4),))) == BlockRule.JUSTIFICATION
+    assert broken_rule(block(IN_TURN, justifications=(justification(2, 3, KEYS[:2]),))) == BlockRule.JUSTIFICATION
+
+
+def test_build_block_carries_justifications_and_refuses_bad_ones() -> None:
+    built = build(IN_TURN, [], justifications=(justification(2, 3),))
+    assert built.block.header.justifications == (justification(2, 3),)
+    assert built.result.finality == HeaderFinality(justified=Checkpoint(3, CHAIN[3]), final=Checkpoint(2, CHAIN[2]))
+    assert transition(built.block) == built.result
+    with pytest.raises(InvalidBlock) as exc:
+        build(IN_TURN, [], justifications=(justification(1, 3),))
+    assert exc.value.rule == BlockRule.JUSTIFICATION

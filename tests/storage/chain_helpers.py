@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 
+from dataclasses import replace
+
 from protocol.blocks import Block, Header, compute_events_root, sign_header
+from protocol.finality import HeaderFinality
 from protocol.cid import RAW, cid_to_str, make_cid
 from protocol.events import AssetRegister, AssetTerms, Event, Media, ParticipantRegister, Share, sign_event
 from protocol.genesis import Genesis
@@ -78,6 +81,7 @@ def change_terms(signer: SigningKey, nonce: int, cid: str) -> Event:
 def build_block(
     state: StateView, parent_hash: bytes, parent_height: int, parent_state_root: bytes, events: list[Event],
     *, proposer: SigningKey = AUTHORITY, ts: int | None = None, state_root: bytes | None = None,
+    finality: HeaderFinality | None = None,
 ) -> tuple[Block, BlockResult]:
     """Apply ``events`` on ``state`` and wrap them in a signed block on the given parent."""
     height = parent_height + 1
@@ -92,7 +96,34 @@ def build_block(
         state_root=result.state_root if state_root is None else state_root,
         difficulty=2,
     )
-    return Block(sign_header(proposer, header), tuple(events)), result
+    finality = carried(state, parent_hash) if finality is None else finality
+    return Block(sign_header(proposer, header), tuple(events)), replace(result, finality=finality)
+
+
+def carried(state: StateView, parent_hash: bytes) -> HeaderFinality | None:
+    """The header finality after a block that carries no justification: its parent's, when
+    ``state`` is a ChainStore that holds the parent's record (else None, which the store refuses)."""
+    record = state.block_finality(parent_hash) if hasattr(state, "block_finality") else None
+    return None if record is None else record.finality
+
+
+def commit(chain, block: Block, result: BlockResult, *, finalized_height: int = 0):
+    """Commit ``block`` on the head, then mark the canonical block at ``finalized_height`` final."""
+    tip = chain.commit_block(block, result)
+    finalize(chain, finalized_height)
+    return tip
+
+
+def switch(chain, revert, apply, *, finalized_height: int = 0):
+    tip = chain.switch_branch(revert, apply)
+    finalize(chain, finalized_height)
+    return tip
+
+
+def finalize(chain, height: int) -> None:
+    height = min(height, chain.head().height)
+    if height > chain.finalized().height:
+        chain.set_finalized(chain.hash_at(height))
 
 
 def next_block(chain, events: list[Event], **kwargs) -> tuple[Block, BlockResult]:
@@ -103,7 +134,7 @@ def next_block(chain, events: list[Event], **kwargs) -> tuple[Block, BlockResult
 
 def commit_next(chain, events: list[Event], *, finalized_height: int | None = None) -> Block:
     block, result = next_block(chain, events)
-    chain.commit_block(block, result, finalized_height=block.height if finalized_height is None else finalized_height)
+    commit(chain, block, result, finalized_height=block.height if finalized_height is None else finalized_height)
     return block
 
 

@@ -28,6 +28,7 @@ from storage.database import open_stores
 from storage.errors import StorageError
 
 from .chain_helpers import (
+    commit,
     AUTHORITY,
     asset_cid,
     build_block,
@@ -87,7 +88,7 @@ def build_sample_chain(chain: ChainStore) -> list:
     for events in plan:
         block, result = next_block(chain, events)
         before = {k: chain.get(k) for k in result.writes}
-        tip = chain.commit_block(block, result, finalized_height=block.height)
+        tip = commit(chain, block, result, finalized_height=block.height)
         assert tip == ChainTip(block.height, block.hash, block.header.state_root, block.header.ts)
         committed.append((block, result, before))
     return committed
@@ -362,20 +363,20 @@ def test_block_not_extending_head_is_refused_and_writes_nothing(chain, stores, g
         chain, genesis.hash, 0, genesis_tip.state_root, [register_participant(BOB, 1)]
     )
     with pytest.raises(StorageError, match="does not extend"):
-        chain.commit_block(sibling, sibling_result, finalized_height=1)
+        commit(chain, sibling, sibling_result, finalized_height=1)
     assert snapshot(stores.db) == before
 
     # Right parent, wrong height.
     head = chain.head()
     skipping, skipping_result = build_block(chain, head.hash, head.height + 1, head.state_root, [register_participant(BOB, 1)])
     with pytest.raises(StorageError, match="does not extend"):
-        chain.commit_block(skipping, skipping_result, finalized_height=0)
+        commit(chain, skipping, skipping_result, finalized_height=0)
     assert snapshot(stores.db) == before
 
     # Right height, unknown parent.
     orphan, orphan_result = build_block(chain, b"\x07" * 32, head.height, head.state_root, [register_participant(BOB, 1)])
     with pytest.raises(StorageError, match="does not extend"):
-        chain.commit_block(orphan, orphan_result, finalized_height=0)
+        commit(chain, orphan, orphan_result, finalized_height=0)
     assert snapshot(stores.db) == before
     assert chain.get_block(sibling.hash) is None and chain.get_event(sibling.events[0].id) is None
 
@@ -387,19 +388,19 @@ def test_state_root_mismatch_is_refused_and_writes_nothing(chain, stores):
     # Header claims a state root the events do not produce.
     bad, result = next_block(chain, [register_participant(BOB, 1)], state_root=b"\x01" * 32)
     with pytest.raises(StorageError, match="state root"):
-        chain.commit_block(bad, result, finalized_height=bad.height)
+        commit(chain, bad, result, finalized_height=bad.height)
     assert snapshot(stores.db) == before
 
     # A correct header but the result of applying other events.
     good, _ = next_block(chain, [register_participant(BOB, 1)])
     _, other_result = next_block(chain, [register_participant(CAROL, 1)])
     with pytest.raises(StorageError, match="state root"):
-        chain.commit_block(good, other_result, finalized_height=good.height)
+        commit(chain, good, other_result, finalized_height=good.height)
     assert snapshot(stores.db) == before
 
     # The refused block can still be committed with its own result afterwards.
     good, good_result = next_block(chain, [register_participant(BOB, 1)])
-    chain.commit_block(good, good_result, finalized_height=good.height)
+    commit(chain, good, good_result, finalized_height=good.height)
     assert chain.head().hash == good.hash
 
 
@@ -470,7 +471,7 @@ def test_commit_uses_one_synced_transactional_batch(chain, stores):
     _two_block_chain(chain)
     counting = CrashingDB(stores.db, fail_at=None)
     block, result = _pending_block(chain)
-    ChainStore(counting).commit_block(block, result, finalized_height=block.height)
+    commit(ChainStore(counting), block, result, finalized_height=block.height)
     assert counting.batch_options == [{"transaction": True, "sync": True}]
     assert counting.ops > 5
 
@@ -484,7 +485,7 @@ def test_crash_mid_commit_leaves_db_unchanged(chain, stores):
     while True:
         crashing = CrashingDB(stores.db, fail_at=fail_at)
         try:
-            ChainStore(crashing).commit_block(block, result, finalized_height=block.height)
+            commit(ChainStore(crashing), block, result, finalized_height=block.height)
         except SimulatedCrash:
             assert crashing.ops == fail_at + 1
             assert snapshot(stores.db) == before, f"a crash after {fail_at} operations left writes behind"

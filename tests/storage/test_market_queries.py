@@ -40,7 +40,7 @@ from storage.lineage_reads import apps_using_works_of, manifest_page, model_chai
 from storage.royalty_reads import asset_usage, royalty_statement
 from storage.usage_reads import lineage_statement, paid_through_asset, source_usage
 
-from .chain_helpers import GENESIS_TS, asset_cid, build_block, key, make_genesis
+from .chain_helpers import GENESIS_TS, asset_cid, build_block, commit, key, make_genesis
 
 GENRES = ("ambient", "Techno", "jazz", "")
 TYPES = ("track", "stem", "sample")
@@ -73,7 +73,7 @@ class Chain:
         head = self.store.head()
         self.ts = max(self.ts + 1000, ts or 0)
         block, result = build_block(self.store, head.hash, head.height, head.state_root, events, ts=self.ts)
-        self.store.commit_block(block, result, finalized_height=block.height)
+        commit(self.store, block, result, finalized_height=block.height)
 
 
 def an_asset(rng: random.Random, n: int) -> AssetRegister:

@@ -11,6 +11,8 @@ indexes, undo records, head, finalized tip, genesis, evidence) must be identical
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from protocol.blocks import Block
@@ -21,7 +23,7 @@ from storage.chain import AppliedBlock, BlockMeta, ChainStore, ChainTip
 from storage.database import open_stores
 from storage.errors import StorageError
 
-from .chain_helpers import change_terms, commit_next, next_block, register_asset, register_participant
+from .chain_helpers import carried, change_terms, commit, commit_next, switch, next_block, register_asset, register_participant
 from .test_chain import (  # noqa: F401  (chain and genesis are fixtures)
     ALICE,
     ASSET_A,
@@ -61,7 +63,8 @@ def commit_a(store: ChainStore, *, finalized_height: int = 0) -> list[Block]:
 def commit_existing(store: ChainStore, block: Block, *, finalized_height: int) -> None:
     """Commit an already signed block on the head, computing its result on the head's state."""
     result = apply_block(store, block.events, BlockContext(block.height, block.header.ts), store.head().state_root)
-    store.commit_block(block, result, finalized_height=finalized_height)
+    result = replace(result, finality=carried(store, block.header.parent))
+    commit(store, block, result, finalized_height=finalized_height)
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ def build_branch_b(reference, branch_a: list[Block], fork_height: int, *, finali
     for events in BRANCH_B[fork_height]:
         block, result = next_block(reference.chain, events)
         undo = {k: reference.chain.get(k) for k in result.writes}
-        reference.chain.commit_block(block, result, finalized_height=finalized_height)
+        commit(reference.chain, block, result, finalized_height=finalized_height)
         applied.append(AppliedBlock(block, result, undo))
     return applied
 
@@ -96,9 +99,11 @@ def reapply(store: ChainStore, blocks: list[Block], reverted: list[Block]) -> li
     for block in reversed(reverted):  # head first: the oldest block's undo value wins
         state.writes.update(store.undo_writes(block.hash))
     root = store.tip_of(reverted[0].header.parent).state_root
+    finality = carried(store, reverted[0].header.parent)  # no block here carries a justification
     applied = []
     for block in blocks:
         result = apply_block(state, block.events, BlockContext(block.height, block.header.ts), root)
+        result = replace(result, finality=finality)
         applied.append(AppliedBlock(block, result, {k: state.get(k) for k in result.writes}))
         state = StateOverlay(state)
         state.writes.update(result.writes)
@@ -107,10 +112,12 @@ def reapply(store: ChainStore, blocks: list[Block], reverted: list[Block]) -> li
 
 
 def tree_entries(block: Block) -> set[bytes]:
-    """The keys that keep ``block`` in the block tree (and nothing else of it)."""
+    """The keys that keep ``block`` in the block tree (and nothing else of it), with its
+    finality record: it was validated once, and a switch back reads it."""
     return {
         keys.BLOCK + block.hash,
         keys.TREE + block.hash,
+        keys.FINALITY + block.hash,
         keys.signed_prefix(block.header.proposer, block.height) + block.hash,
     }
 
@@ -122,7 +129,7 @@ def test_reorg_leaves_what_committing_the_new_branch_directly_leaves(chain, stor
     branch_b = build_branch_b(reference, branch_a, fork_height, finalized_height=new_final)
     reverted = list(reversed(branch_a[fork_height:]))
 
-    tip = chain.switch_branch(reverted, branch_b, finalized_height=new_final)
+    tip = switch(chain, reverted, branch_b, finalized_height=new_final)
 
     last = branch_b[-1].block
     assert tip == ChainTip(last.height, last.hash, last.header.state_root, last.header.ts)
@@ -144,7 +151,7 @@ def test_reorg_rewrites_each_index(chain, stores, reference, fork_height):
     branch_b = build_branch_b(reference, branch_a, fork_height)
     reverted = list(reversed(branch_a[fork_height:]))
     new_blocks = [applied.block for applied in branch_b]
-    chain.switch_branch(reverted, branch_b, finalized_height=0)
+    switch(chain, reverted, branch_b, finalized_height=0)
 
     canonical = [*branch_a[:fork_height], *new_blocks]
     assert [h for _, h in chain.iter_canonical(1, 100)] == [b.hash for b in canonical]
@@ -171,7 +178,7 @@ def test_reorg_rewrites_each_index(chain, stores, reference, fork_height):
 def test_reverted_blocks_stay_in_the_tree_but_not_canonical(chain, reference):
     branch_a = commit_a(chain)
     branch_b = build_branch_b(reference, branch_a, 0)
-    chain.switch_branch(list(reversed(branch_a)), branch_b, finalized_height=0)
+    switch(chain, list(reversed(branch_a)), branch_b, finalized_height=0)
     for block in branch_a:
         assert chain.get_block(block.hash).header == block.header
         assert chain.block_meta(block.hash) == BlockMeta(block.height, block.header.parent, 2 * block.height)
@@ -198,10 +205,10 @@ def test_switching_back_restores_the_first_branch(chain, stores, reference):
     branch_a = commit_a(chain)
     before = dict(snapshot(stores.db))
     branch_b = build_branch_b(reference, branch_a, 1)
-    chain.switch_branch(list(reversed(branch_a[1:])), branch_b, finalized_height=0)
+    switch(chain, list(reversed(branch_a[1:])), branch_b, finalized_height=0)
     # Back to A: each of A's blocks re-applied on the state B's reversal leaves.
     back = reapply(chain, branch_a[1:], [a.block for a in branch_b])
-    chain.switch_branch([a.block for a in reversed(branch_b)], back, finalized_height=0)
+    switch(chain, [a.block for a in reversed(branch_b)], back, finalized_height=0)
     after = dict(snapshot(stores.db))
     kept = set().union(*(tree_entries(a.block) for a in branch_b))
     assert set(after) - set(before) == kept
@@ -213,14 +220,14 @@ def test_switch_branch_refuses_to_revert_final_blocks(chain, stores, reference):
     branch_b = build_branch_b(reference, branch_a, 1)
     before = snapshot(stores.db)
     with pytest.raises(StorageError, match="would revert final blocks"):
-        chain.switch_branch(list(reversed(branch_a[1:])), branch_b, finalized_height=0)
+        switch(chain, list(reversed(branch_a[1:])), branch_b, finalized_height=0)
     assert snapshot(stores.db) == before
 
 
 def test_switch_branch_may_fork_at_the_final_block(chain, reference):
     branch_a = commit_a(chain, finalized_height=1)
     branch_b = build_branch_b(reference, branch_a, 1)
-    tip = chain.switch_branch(list(reversed(branch_a[1:])), branch_b, finalized_height=0)
+    tip = switch(chain, list(reversed(branch_a[1:])), branch_b, finalized_height=0)
     assert tip.hash == branch_b[-1].block.hash
     assert chain.finalized().hash == branch_a[0].hash  # a lower finalized height never moves it back
 
@@ -230,7 +237,7 @@ def test_switch_branch_must_start_from_the_head(chain, stores, reference):
     branch_b = build_branch_b(reference, branch_a, 1)
     before = snapshot(stores.db)
     with pytest.raises(StorageError, match="must start from the head"):
-        chain.switch_branch([branch_a[1]], branch_b, finalized_height=0)
+        switch(chain, [branch_a[1]], branch_b, finalized_height=0)
     assert snapshot(stores.db) == before
 
 
@@ -248,7 +255,7 @@ def test_total_difficulty_accumulates_in_block_meta(chain, genesis):
 def test_total_difficulty_of_a_switched_branch_counts_its_own_blocks(chain, reference):
     branch_a = commit_a(chain)
     branch_b = build_branch_b(reference, branch_a, 0)
-    chain.switch_branch(list(reversed(branch_a)), branch_b, finalized_height=0)
+    switch(chain, list(reversed(branch_a)), branch_b, finalized_height=0)
     assert [chain.block_meta(a.block.hash).total_difficulty for a in branch_b] == [2, 4]
 
 
