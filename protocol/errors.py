@@ -80,7 +80,7 @@ class BlockRule(StrEnum):
     FINALITY = "finality"
     """It would revert a final block."""
     JUSTIFICATION = "justification"
-    """It carries a justification that is not a supermajority link from its chain's latest justified block."""
+    """It carries a justification that is not a supermajority link from a block its chain's headers show justified."""
 
 
 class InvalidBlock(ProtocolError):

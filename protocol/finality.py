@@ -93,14 +93,24 @@ def apply_justifications(
     authorities_at: Callable[[int], Sequence[str]],
     *,
     verify: bool = True,
+    carried_justified: Callable[[Checkpoint], bool] = lambda checkpoint: False,
 ) -> HeaderFinality:
     """The header finality after ``header``, given its parent's; raise InvalidBlock(JUSTIFICATION) on a bad one.
 
     ``ancestor_hash_at(h)`` is the hash of the block at height h on the header's own chain
     (h below the header's height; None if unknown); ``authorities_at(h)`` is the authority
-    set that signs the block at height h on that chain. Each justification must extend the
-    latest justified block the chain's headers carry (after the header's earlier ones),
-    point higher, at an ancestor of the header, with a quorum of valid votes.
+    set that signs the block at height h on that chain; ``carried_justified(c)`` says whether
+    an ancestor's header finality (up to the parent's) named ``c`` its justified block.
+    Each justification must build on a block the chain's headers show justified (the latest
+    one, one an ancestor showed before, or the target of the header's earlier
+    justifications), point higher than the latest, at an ancestor of the header, with a
+    quorum of valid votes.
+
+    Any justified source, not only the latest: FFG justifies t by a supermajority link from
+    any justified ancestor. Requiring the latest deadlocks when votes are lost: some voters
+    know s -> t2 justified while the headers already carry t1 (t1 < t2, both from s), so
+    t2 can never be carried, those who missed its votes keep voting from t1, the others from
+    t2, and no link ever reaches a quorum again (found by the simulation, seed 2).
     """
     justifications = header.justifications
     if len(justifications) > MAX_JUSTIFICATIONS:
@@ -109,22 +119,32 @@ def apply_justifications(
             BlockRule.JUSTIFICATION,
         )
     current = prev
+    in_header: set[Checkpoint] = set()
     for index, justification in enumerate(justifications):
         where = f"block {header.height} justification {index}"
-        if justification.source != current.justified:
+        source = justification.source
+        if source != current.justified and source not in in_header and not (
+            ancestor_hash_at(source.height) == source.hash and carried_justified(source)
+        ):
             raise InvalidBlock(
-                f"{where} builds on {justification.source.describe()}, not on the chain's latest justified block "
-                f"{current.justified.describe()}",
+                f"{where} builds on {source.describe()}, not on the chain's latest justified block "
+                f"{current.justified.describe()} nor on one its headers showed justified before",
                 BlockRule.JUSTIFICATION,
             )
         target = justification.target
+        if target.height <= current.justified.height:
+            raise InvalidBlock(
+                f"{where} targets height {target.height}, not above the latest justified block {current.justified.describe()}",
+                BlockRule.JUSTIFICATION,
+            )
         if target.height >= header.height:
             raise InvalidBlock(f"{where} targets height {target.height}, not an ancestor of the block", BlockRule.JUSTIFICATION)
         if ancestor_hash_at(target.height) != target.hash:
             raise InvalidBlock(f"{where} targets {target.describe()}, which is not on the block's chain", BlockRule.JUSTIFICATION)
         check_supermajority(justification, authorities_at(target.height), verify=verify, where=where)
-        final = justification.source if target.height == justification.source.height + 1 else current.final
-        current = HeaderFinality(justified=target, final=final)
+        finalizes = target.height == source.height + 1 and source.height > current.final.height
+        current = HeaderFinality(justified=target, final=source if finalizes else current.final)
+        in_header.add(target)
     return current
 
 
@@ -224,6 +244,11 @@ class FinalityTracker:
         evidence = self.evidence_against(vote)
         held.votes[vote.voter] = vote
         self._by_voter.setdefault(vote.voter, []).append(vote)
+        authorities = self._authorities_for(vote.target)
+        if authorities is None or len(held.votes) < quorum(len(authorities)):
+            # A vote moves only its own link, and that one is short of a quorum: nothing to settle
+            # (most votes arrive so; settling walks every link the tracker holds).
+            return FinalityUpdate(new=True, evidence=evidence)
         settled = self.settle()
         return FinalityUpdate(new=True, justified=settled.justified, final=settled.final, evidence=evidence)
 

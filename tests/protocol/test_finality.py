@@ -228,3 +228,72 @@ def test_prune_forgets_what_is_below_the_final_block() -> None:
     assert t.vote_count() == 4
     assert t.is_justified(chain.main[1]) and t.is_justified(chain.main[2])
     assert not t.is_justified(GENESIS)
+
+
+def _shown_justified(*checkpoints: Checkpoint):
+    return lambda checkpoint: checkpoint in checkpoints
+
+
+def test_a_justification_may_build_on_a_block_an_earlier_header_showed_justified() -> None:
+    # The headers carry b1 then b2 (both from g); voters who saw the votes for b1 -> b3 vote
+    # from b3. Unless b1 -> b3 can be carried, those who missed them never learn b3 and
+    # the votes stay split between sources b2 and b3 for good (simulation seed 2).
+    chain = Chain()
+    g, b1, b2, b3, b4 = chain.main[:5]
+    prev = HeaderFinality(justified=b2, final=b1)
+    after = apply_justifications(
+        prev, header_at(5, justify(b1, b3), justify(b3, b4)), lambda h: chain.main[h].hash, lambda h: AUTHORITIES,
+        carried_justified=_shown_justified(g, b1, b2),
+    )
+    assert after == HeaderFinality(justified=b4, final=b3)
+
+
+def test_a_justification_from_a_block_no_header_showed_justified_is_refused() -> None:
+    chain = Chain()
+    b1, b2, b3, b4 = chain.main[1:5]
+    with pytest.raises(InvalidBlock, match="nor on one its headers showed justified before") as exc:
+        apply_justifications(
+            HeaderFinality(justified=b2, final=b1), header_at(6, justify(b3, b4)), lambda h: chain.main[h].hash,
+            lambda h: AUTHORITIES, carried_justified=_shown_justified(b1, b2),
+        )
+    assert exc.value.rule is BlockRule.JUSTIFICATION
+
+
+def test_a_justification_must_still_point_above_the_latest_justified_block() -> None:
+    chain = Chain()
+    g, b1, b2, b3 = chain.main[:4]
+    with pytest.raises(InvalidBlock, match="not above the latest justified block"):
+        apply_justifications(
+            HeaderFinality(justified=b3, final=b2), header_at(5, justify(g, b2)), lambda h: chain.main[h].hash,
+            lambda h: AUTHORITIES, carried_justified=_shown_justified(g, b1, b2),
+        )
+
+
+def test_an_older_source_never_moves_finality_back() -> None:
+    chain = Chain()
+    g, b1, b2, b3, b4 = chain.main[:5]
+    # b1 -> b2 would finalize b1, below the final b2 already shown: finality stays at b2.
+    prev = HeaderFinality(justified=b3, final=b2)
+    after = apply_justifications(
+        prev, header_at(6, justify(b1, b4)), lambda h: chain.main[h].hash, lambda h: AUTHORITIES,
+        carried_justified=_shown_justified(b1),
+    )
+    assert after == HeaderFinality(justified=b4, final=b2)
+
+
+def test_a_source_shown_justified_must_be_on_the_blocks_chain() -> None:
+    chain = Chain()
+    side3, side4 = chain.side[4], chain.side[5]
+    with pytest.raises(InvalidBlock, match="nor on one its headers showed justified before"):
+        apply_justifications(
+            HeaderFinality(justified=chain.main[2], final=chain.main[1]), header_at(7, justify(side3, side4)),
+            lambda h: chain.main[h].hash, lambda h: AUTHORITIES, carried_justified=_shown_justified(side3),
+        )
+
+
+def test_a_vote_short_of_a_quorum_settles_nothing_and_the_one_that_completes_it_does() -> None:
+    chain = Chain()
+    g, b1 = chain.main[:2]
+    tracker = FinalityTracker(GENESIS, chain.parent_of, lambda target: AUTHORITIES)
+    votes = votes_for(g, b1)
+    assert [tracker.add_vote(vote).justified for vote in votes[:3]] == [(), (), (b1,)]
