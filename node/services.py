@@ -12,6 +12,7 @@ from .config import Config
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.ledger import Ledger
+from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
 from .p2p.network import Network
 
@@ -31,3 +32,5 @@ class Services:
     clock: Clock
     network: Network
     importer: BlockImporter
+    liveness: AuthorityLiveness
+    """When this node last heard from each authority (the producer's input; gossip feeds it)."""

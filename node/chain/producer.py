@@ -2,12 +2,16 @@
 
 For each new head, the producer plans the next block: the in-turn authority
 (``authorities[h % n]``) signs at the slot (genesis time + k * block period), the others
-out of turn after a random delay, so the chain keeps growing while authorities are down
-but an in-turn block, when it comes, arrives first. It does not sign when the signing
+out of turn only when the in-turn authority looks down, so the chain keeps growing while
+authorities are down but a healthy network under load does not fork. Out of turn, the
+random delay counts from when this node imported the parent (not from the slot, which a
+late parent has already passed), and it is stretched while the in-turn authority was
+heard from lately (``last_heard_ms``, fed by gossip: a slow authority is not a down one);
+see ``protocol.consensus.out_of_turn_sign_time``. It does not sign when the signing
 limit forbids it, when it already signed a block on the same parent (that would be
-equivocation), or while the node is catching up; out of turn, it
-also stands back when gossip already carries another block on the same head. A new
-head cancels the plan and starts another.
+equivocation), or while the node is catching up; out of turn, it also stands back when
+gossip already carries another block on the same head. A new head cancels the plan and
+starts another.
 """
 
 from __future__ import annotations
@@ -18,14 +22,21 @@ import random
 from typing import Callable
 
 from protocol.blocks import MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS, Block
-from protocol.consensus import in_turn_authority, is_signing_limited, next_slot_time, out_of_turn_delay_ms
+from protocol.consensus import (
+    in_turn_authority,
+    is_signing_limited,
+    next_slot_time,
+    out_of_turn_delay_ms,
+    out_of_turn_sign_time,
+    signed_in_last_rotation,
+)
 from protocol.errors import InvalidBlock
 from protocol.keys import SigningKey
 from protocol.transition import build_block
 from storage.chain import ChainTip
 
 from .clock import Clock
-from .ledger import Ledger
+from .ledger import HeadChange, Ledger
 from .mempool import Mempool
 
 log = logging.getLogger("audiera.producer")
@@ -45,6 +56,7 @@ class BlockProducer:
         *,
         may_produce: Callable[[], bool] = lambda: True,
         block_in_flight: Callable[[bytes], bool] = lambda parent: False,
+        last_heard_ms: Callable[[str], int | None] = lambda authority: None,
         rng: random.Random | None = None,
     ) -> None:
         self._announce = announce
@@ -54,7 +66,16 @@ class BlockProducer:
         self._clock = clock
         self._may_produce = may_produce
         self._block_in_flight = block_in_flight
+        self._last_heard_ms = last_heard_ms
         self._rng = rng or random.Random()
+        self._head_seen = (ledger.head.hash, clock())
+        """The head and when this node got it (at start: now, so a restart does not sign at once)."""
+        self._delay: tuple[bytes, int] | None = None
+        """The out-of-turn delay drawn for a head: drawn once, so that planning again keeps it."""
+        ledger.add_listener(self._on_head_change)
+
+    def _on_head_change(self, change: HeadChange) -> None:
+        self._head_seen = (change.applied[-1].hash, self._clock())
 
     async def run(self) -> None:
         period_s = self._ledger.genesis.block_period_ms / 1000
@@ -66,8 +87,11 @@ class BlockProducer:
                 await self._until_new_head(head, period_s)
                 continue
             slot, sign_at = plan
-            if not await self._until_new_head(head, max(0, sign_at - self._clock()) / 1000):
-                continue  # the head moved while we waited (a block from elsewhere): plan again
+            if sign_at > self._clock():
+                # Plan again afterwards: a new head, or news of the in-turn authority
+                # while we waited, moves the time.
+                await self._until_new_head(head, (sign_at - self._clock()) / 1000)
+                continue
             if not self._may_produce():
                 await self._until_new_head(head, period_s)
                 continue
@@ -103,9 +127,33 @@ class BlockProducer:
         genesis = ledger.genesis
         period = genesis.block_period_ms
         slot = next_slot_time(genesis.timestamp, period, head.ts, self._clock())
-        if in_turn_authority(authorities, height) == did:
+        in_turn = in_turn_authority(authorities, height)
+        if in_turn == did:
             return slot, slot
-        return slot, slot + out_of_turn_delay_ms(len(authorities), period, self._rng)
+        recent = ledger.recent_proposers()
+        # An in-turn authority that may not sign this block is not waited for, however alive.
+        limited = is_signing_limited(in_turn, len(authorities), recent)
+        sign_at = out_of_turn_sign_time(
+            slot,
+            self._head_seen_ms(head),
+            self._delay_for(head),
+            in_turn_heard_ms=None if limited else self._last_heard_ms(in_turn),
+            in_turn_signed_lately=not limited and signed_in_last_rotation(in_turn, len(authorities), recent),
+            authority_count=len(authorities),
+            period_ms=period,
+        )
+        return slot, sign_at
+
+    def _head_seen_ms(self, head: ChainTip) -> int:
+        if self._head_seen[0] != head.hash:  # a head the listener did not see: count from now
+            self._head_seen = (head.hash, self._clock())
+        return self._head_seen[1]
+
+    def _delay_for(self, head: ChainTip) -> int:
+        if self._delay is None or self._delay[0] != head.hash:
+            authorities = self._ledger.authorities
+            self._delay = (head.hash, out_of_turn_delay_ms(len(authorities), self._ledger.genesis.block_period_ms, self._rng))
+        return self._delay[1]
 
     def _signed_on(self, head: ChainTip) -> bool:
         """Whether we already signed a child of ``head``: a second one would be equivocation.

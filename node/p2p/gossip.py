@@ -24,6 +24,7 @@ from node.bounded_cache import BoundedCache, BoundedSet
 from node.chain.importer import BlockImporter, UnknownParent
 from node.chain.intake import EventIntake
 from node.chain.ledger import HeadChange, Ledger
+from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
 
 from . import messages
@@ -68,8 +69,10 @@ class GossipHandler:
         peers: PeerManager,
         syncer: Syncer,
         tasks: OwnedTasks,
+        liveness: AuthorityLiveness,
     ) -> None:
         self._host = host
+        self._liveness = liveness
         self._ledger = ledger
         self._intake = intake
         self._mempool = mempool
@@ -123,7 +126,9 @@ class GossipHandler:
         def maybe_behind(peer: str) -> None:  # from the network thread
             loop.call_soon_threadsafe(self._ask_status, peer)
 
-        blocks = block_validator(self._view, self._decoded, self._verified.get, self.in_flight, maybe_behind)
+        blocks = block_validator(
+            self._view, self._decoded, self._verified.get, self.in_flight, maybe_behind, self._liveness.heard
+        )
         await host.serve(self._events_protocol, self._serve_events)
         await host.serve(self._events_by_id_protocol, self.assembler.serve)
         await host.subscribe(self._events_topic, unless_banned(events), self._event_queue, strike)

@@ -25,6 +25,7 @@ from ..config import P2PConfig
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.ledger import HeadChange, Ledger
+from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
 
 from . import messages
@@ -77,6 +78,7 @@ class Network:
         *,
         replicate: bool,
         max_content_bytes: int,
+        liveness: AuthorityLiveness,
     ) -> None:
         self._config = config
         self._ledger = ledger
@@ -96,7 +98,9 @@ class Network:
             lambda event_id: self._gossip.known_event(event_id),
         )
         self._peers.on_status(lambda _: self._syncer.poke())
-        self._gossip = GossipHandler(host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks)
+        self._gossip = GossipHandler(
+            host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks, liveness
+        )
         self._sync_server = SyncServer(ledger.chain)
         self._content = ContentExchange(
             content,
