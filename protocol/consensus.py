@@ -27,6 +27,11 @@ def in_turn_authority(authorities: Sequence[str], height: int) -> str:
     return authorities[height % len(authorities)]
 
 
+def first_slot_after(genesis_ts: int, period_ms: int, parent_ts: int) -> int:
+    """The first slot boundary (genesis_ts + k * period) at least one period after ``parent_ts``."""
+    return genesis_ts + -(-(parent_ts + period_ms - genesis_ts) // period_ms) * period_ms
+
+
 def next_slot_time(genesis_ts: int, period_ms: int, parent_ts: int, now_ms: int) -> int:
     """The slot (genesis_ts + k * period) of the block after a parent made at ``parent_ts``.
 
@@ -38,10 +43,7 @@ def next_slot_time(genesis_ts: int, period_ms: int, parent_ts: int, now_ms: int)
     it is due a period later again, so a node back from downtime signs no burst of
     back-dated blocks.
     """
-    def boundary_from(ts: int) -> int:
-        return genesis_ts + -(-(ts - genesis_ts) // period_ms) * period_ms
-
-    first = boundary_from(parent_ts + period_ms)
+    first = first_slot_after(genesis_ts, period_ms, parent_ts)
     if first > now_ms - period_ms:
         return first
     return genesis_ts + (now_ms - genesis_ts) // period_ms * period_ms
@@ -178,7 +180,7 @@ def alive_window_ms(authority_count: int, period_ms: int) -> int:
 
 
 def out_of_turn_sign_time(
-    slot_ms: int,
+    due_slot_ms: int,
     parent_seen_ms: int,
     delay_ms: int,
     *,
@@ -188,6 +190,10 @@ def out_of_turn_sign_time(
     period_ms: int,
 ) -> int:
     """When an out-of-turn authority may sign the block after a parent it has held since ``parent_seen_ms``.
+
+    ``due_slot_ms`` is the block's first possible slot (``first_slot_after`` the parent),
+    fixed for the parent: counting from a slot that follows the clock would put the time
+    off again each time it is planned anew.
 
     The delay counts from when this node had the parent, not from the slot: under load a
     parent arrives after its child's slot has passed, and a timer counted from the slot
@@ -200,7 +206,7 @@ def out_of_turn_sign_time(
     one alive window after the parent, so one that is up but cannot sign (catching up,
     say) does not stall the chain, and one that went down costs that wait once.
     """
-    base = max(slot_ms, parent_seen_ms)
+    base = max(due_slot_ms, parent_seen_ms)
     earliest = base + delay_ms
     window = alive_window_ms(authority_count, period_ms)
     if in_turn_signed_lately:

@@ -23,6 +23,7 @@ from typing import Callable
 
 from protocol.blocks import MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS, Block
 from protocol.consensus import (
+    first_slot_after,
     in_turn_authority,
     is_signing_limited,
     next_slot_time,
@@ -134,7 +135,7 @@ class BlockProducer:
         # An in-turn authority that may not sign this block is not waited for, however alive.
         limited = is_signing_limited(in_turn, len(authorities), recent)
         sign_at = out_of_turn_sign_time(
-            slot,
+            first_slot_after(genesis.timestamp, period, head.ts),
             self._head_seen_ms(head),
             self._delay_for(head),
             in_turn_heard_ms=None if limited else self._last_heard_ms(in_turn),

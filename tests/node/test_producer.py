@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -157,3 +158,28 @@ def test_planning_again_keeps_the_drawn_delay_until_the_head_moves(node, forge, 
     planner = BlockProducer(node.ledger, node.mempool, A0, clock, lambda block: None, rng=random.Random())
     first = planner.plan(node.ledger.head)
     assert all(planner.plan(node.ledger.head) == first for _ in range(20))
+
+
+def test_run_signs_out_of_turn_once_the_delay_after_the_parent_has_passed(node):
+    from node.chain.clock import system_clock
+
+    announced = []
+
+    async def scenario() -> float:
+        made = BlockProducer(node.ledger, node.mempool, A0, system_clock, announced.append, rng=random.Random(2))
+        started = system_clock()
+        task = asyncio.create_task(made.run())
+        try:
+            await asyncio.wait_for(_until(lambda: announced), timeout=5)
+        finally:
+            task.cancel()
+        return system_clock() - started
+
+    elapsed_ms = asyncio.run(scenario())
+    assert [block.header.proposer for block in announced] == [A0.did]
+    assert elapsed_ms >= out_of_turn_delay_ms(len(AUTHORITIES), PERIOD_MS, random.Random(2)) - 5
+
+
+async def _until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
