@@ -96,7 +96,8 @@ class BlockProducer:
             if not self._may_produce():
                 await self._until_new_head(head, period_s)
                 continue
-            if sign_at > slot and stood_back_on != head.hash and self._block_in_flight(head.hash):
+            out_of_turn = in_turn_authority(self._ledger.authorities, head.height + 1) != self._key.did
+            if out_of_turn and stood_back_on != head.hash and self._block_in_flight(head.hash):
                 # Another authority's block on this head is on its way: give it one more
                 # period to arrive (only once: a block that never imports must not stall us).
                 stood_back_on = head.hash

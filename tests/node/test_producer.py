@@ -183,3 +183,24 @@ def test_run_signs_out_of_turn_once_the_delay_after_the_parent_has_passed(node):
 async def _until(condition) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+def test_run_out_of_turn_stands_back_a_period_for_a_block_in_flight_on_its_head(node):
+    from node.chain.clock import system_clock
+
+    announced = []
+
+    async def scenario() -> float:
+        made = BlockProducer(
+            node.ledger, node.mempool, A0, system_clock, announced.append, block_in_flight=lambda parent: True, rng=random.Random(2)
+        )
+        started = system_clock()
+        task = asyncio.create_task(made.run())
+        try:
+            await asyncio.wait_for(_until(lambda: announced), timeout=6)
+        finally:
+            task.cancel()
+        return system_clock() - started
+
+    elapsed_ms = asyncio.run(scenario())
+    assert elapsed_ms >= out_of_turn_delay_ms(len(AUTHORITIES), PERIOD_MS, random.Random(2)) + PERIOD_MS - 5
