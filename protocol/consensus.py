@@ -169,14 +169,17 @@ def out_of_turn_delay_ms(authority_count: int, period_ms: int, rng: random.Rando
     return period_ms + rng.randint(0, wiggle)
 
 
-def alive_window_ms(authority_count: int, period_ms: int) -> int:
+def alive_window_ms(authority_count: int, period_ms: int, block_interval_ms: int = 0) -> int:
     """How long an authority counts as up after this node last heard from it.
 
     A healthy authority signs one block in every ``n`` (its turn comes round once a
     rotation), so a window shorter than a rotation would call it down between its own
-    blocks; one period more covers a rotation that runs late under load.
+    blocks; one period more covers a rotation that runs a little late. When blocks come
+    slower than that (``block_interval_ms``, the time between recent blocks as this node
+    received them: a machine short of CPU), the in-turn block is as slow as its parents
+    were, so the window is at least two of those intervals.
     """
-    return (authority_count + 1) * period_ms
+    return max((authority_count + 1) * period_ms, 2 * block_interval_ms)
 
 
 def out_of_turn_sign_time(
@@ -188,6 +191,7 @@ def out_of_turn_sign_time(
     in_turn_signed_lately: bool,
     authority_count: int,
     period_ms: int,
+    block_interval_ms: int = 0,
 ) -> int:
     """When an out-of-turn authority may sign the block after a parent it has held since ``parent_seen_ms``.
 
@@ -208,7 +212,7 @@ def out_of_turn_sign_time(
     """
     base = max(due_slot_ms, parent_seen_ms)
     earliest = base + delay_ms
-    window = alive_window_ms(authority_count, period_ms)
+    window = alive_window_ms(authority_count, period_ms, block_interval_ms)
     if in_turn_signed_lately:
         return max(earliest, base + window)
     if in_turn_heard_ms is None:

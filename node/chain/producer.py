@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from typing import Callable
 
 from protocol.blocks import MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS, Block
@@ -44,6 +45,8 @@ log = logging.getLogger("audiera.producer")
 
 # Room for the header and the block's own framing within MAX_BLOCK_BYTES.
 _BLOCK_OVERHEAD = 1024
+_INTERVAL_BLOCKS = 4
+"""Heads over which the time between blocks is measured."""
 
 
 class BlockProducer:
@@ -73,10 +76,19 @@ class BlockProducer:
         """The head and when this node got it (at start: now, so a restart does not sign at once)."""
         self._delay: tuple[bytes, int] | None = None
         """The out-of-turn delay drawn for a head: drawn once, so that planning again keeps it."""
+        self._head_times: deque[int] = deque(maxlen=_INTERVAL_BLOCKS + 1)
+        """When the last few heads arrived here, oldest first."""
         ledger.add_listener(self._on_head_change)
 
     def _on_head_change(self, change: HeadChange) -> None:
-        self._head_seen = (change.applied[-1].hash, self._clock())
+        now = self._clock()
+        self._head_seen = (change.applied[-1].hash, now)
+        self._head_times.append(now)
+
+    def block_interval_ms(self) -> int:
+        """The mean time between the last few heads as they arrived here (0 until there are two)."""
+        times = self._head_times
+        return 0 if len(times) < 2 else (times[-1] - times[0]) // (len(times) - 1)
 
     async def run(self) -> None:
         period_s = self._ledger.genesis.block_period_ms / 1000
@@ -143,6 +155,7 @@ class BlockProducer:
             in_turn_signed_lately=not limited and signed_in_last_rotation(in_turn, len(authorities), recent),
             authority_count=len(authorities),
             period_ms=period,
+            block_interval_ms=self.block_interval_ms(),
         )
         return slot, sign_at
 

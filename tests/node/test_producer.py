@@ -204,3 +204,13 @@ def test_run_out_of_turn_stands_back_a_period_for_a_block_in_flight_on_its_head(
 
     elapsed_ms = asyncio.run(scenario())
     assert elapsed_ms >= out_of_turn_delay_ms(len(AUTHORITIES), PERIOD_MS, random.Random(2)) + PERIOD_MS - 5
+
+
+def test_a_slow_chain_stretches_the_wait_for_an_in_turn_authority_that_signed_its_last_turn(node, forge, clock):
+    blocks = forge.chain(None, A1, A2, A3, A0)
+    waiting = producer(node, A2, clock, seed=1)
+    for block in blocks:  # each arrives 6 s after the one before
+        clock.now += 6_000
+        node.import_all(block)
+    assert waiting.block_interval_ms() == 6_000
+    assert waiting.plan(node.ledger.head)[1] == clock.now + 12_000

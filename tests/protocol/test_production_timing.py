@@ -81,3 +81,13 @@ def test_signed_in_last_rotation_looks_back_n_blocks() -> None:
 def test_a_slot_past_by_more_than_a_period_is_the_last_boundary_before_now(parent_ts: int, now: int, slot: int) -> None:
     assert next_slot_time(0, PERIOD, parent_ts, now) == slot
     assert next_slot_time(0, PERIOD, slot, now) > now  # the block after it waits for its slot
+
+
+def test_the_alive_window_stretches_to_two_block_intervals_when_blocks_come_slowly() -> None:
+    assert alive_window_ms(4, 1000, block_interval_ms=1_200) == 5000
+    assert alive_window_ms(4, 1000, block_interval_ms=8_000) == 16_000
+    parent = SLOT + 900
+    slow = out_of_turn_sign_time(
+        SLOT, parent, DELAY, in_turn_heard_ms=None, in_turn_signed_lately=True, authority_count=N, period_ms=PERIOD, block_interval_ms=8_000
+    )
+    assert slow == parent + 16_000
