@@ -10,7 +10,13 @@
     one core, on the signatures of real signed events from the same run; (4) the ratio
     of (1) to (3).
 
+Also: reorgs counted in the nodes' logs, and the p50 from submission to justified on all
+nodes when the nodes report a ``justified_height`` in /v1/status (null otherwise).
+``--sweep 800,1200,1600,2000`` runs a fresh testnet at each offered rate in turn and says
+where finality latency starts to grow: the network's saturation point on this machine.
+
     python bench/consensus.py [--rate 1200] [--events 30000] [--clients 4] [--period-ms 1000] [--dir DIR]
+    python bench/consensus.py --sweep 800,1200,1600,2000 [--events 30000] ...
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from protocol.keys import Domain, public_key_from_did, verify_signature  # noqa:
 NODES = 4
 VERIFY_SAMPLE = 4000
 VERIFY_SECONDS = 2.0
+LATENCY_GROWTH = 1.5
+"""A sweep's rate where p50 to final exceeds this many times the lowest rate's is where it starts to grow."""
 
 
 class FinalityWatcher(threading.Thread):
@@ -57,6 +65,10 @@ class FinalityWatcher(threading.Thread):
         self.final_at: list[dict[str, float]] = [{} for _ in urls]
         self.final_height_of: list[dict[str, int]] = [{} for _ in urls]
         self.final_everywhere: dict[str, float] = {}
+        self.justified_next = [0 for _ in urls]
+        self.justified_at: list[dict[int, float]] = [{} for _ in urls]
+        """Per node, when each height was first seen at or below its justified height."""
+        self.reports_justified = False
         self.anomalies: list[str] = []
         self.errors = 0
         self.lock = threading.Lock()
@@ -73,8 +85,16 @@ class FinalityWatcher(threading.Thread):
             self.stop.wait(self.poll_s)
 
     def _poll(self, index: int, url: str) -> None:
-        finalized = get(url, "/v1/status")["finalized_height"]
+        status = get(url, "/v1/status")
+        finalized = status["finalized_height"]
         seen = time.monotonic()  # everything at or below ``finalized`` was final by now
+        justified = status.get("justified_height")
+        if justified is not None:
+            with self.lock:
+                self.reports_justified = True
+                for height in range(self.justified_next[index], justified + 1):
+                    self.justified_at[index].setdefault(height, seen)
+                self.justified_next[index] = max(self.justified_next[index], justified + 1)
         while self.next_height[index] <= finalized:
             height = self.next_height[index]
             block = get(url, f"/v1/blocks/{height}")
@@ -104,6 +124,11 @@ class FinalityWatcher(threading.Thread):
         if len(self.anomalies) < 100:  # keep (and print) the first hundred
             self.anomalies.append(message)
             print(f"watcher: ANOMALY: {message}", file=sys.stderr)
+
+    def justified_everywhere(self, height: int) -> float | None:
+        """When every node had ``height`` justified, or None if one never reported it."""
+        times = [justified_at.get(height) for justified_at in self.justified_at]
+        return None if None in times else max(times)  # type: ignore[type-var]
 
     def missing(self, event_ids) -> int:
         with self.lock:
@@ -199,9 +224,10 @@ def count_in_logs(nodes: list[BenchNode], needle: str) -> list[int]:
     return [node.log.read_text(errors="replace").count(needle) if node.log.exists() else 0 for node in nodes]
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1200, help="events per second offered in total")
+    parser.add_argument("--sweep", help="offered rates to run one after another, e.g. 800,1200,1600,2000")
     parser.add_argument("--events", type=int, default=30_000, help="events in the load")
     parser.add_argument("--clients", type=int, default=4, help="client threads, spread over the 4 nodes")
     parser.add_argument("--period-ms", type=int, default=1000, help="block period")
@@ -211,10 +237,67 @@ def main() -> None:
     args = parser.parse_args()
     if args.clients < 1 or args.events < 1 or args.rate <= 0:
         parser.error("--clients, --events and --rate must be positive")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop the nodes
+    if args.sweep is not None:
+        try:
+            args.sweep = [float(rate) for rate in args.sweep.split(",")]
+        except ValueError:
+            parser.error("--sweep takes offered rates separated by commas, e.g. 800,1200,1600,2000")
+        if not args.sweep or any(rate <= 0 for rate in args.sweep):
+            parser.error("--sweep rates must be positive")
+    return args
 
+
+def main() -> None:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: stop the nodes
     print(f"signing {args.events} events…", file=sys.stderr)
     events = sign_events(args.events)
+    if args.sweep is None:
+        table, result = run_once(args, args.rate, events)
+        emit(table, result)
+        return
+    results = []
+    for rate in args.sweep:
+        table, result = run_once(args, rate, events)
+        emit(table, result)
+        results.append({"offered_per_s": rate, **result})
+    emit(sweep_table(results), {"sweep": results, "latency_grows_at_per_s": latency_grows_at(results)})
+
+
+def latency_grows_at(results: list[dict]) -> float | None:
+    """The lowest offered rate whose p50 to final exceeds LATENCY_GROWTH times the lowest rate's."""
+    ordered = sorted(results, key=lambda result: result["offered_per_s"])
+    base = ordered[0]["final_p50_s"]
+    for result in ordered[1:]:
+        if result["final_p50_s"] > LATENCY_GROWTH * base:
+            return result["offered_per_s"]
+    return None
+
+
+def sweep_table(results: list[dict]) -> list[tuple[str, str]]:
+    rows = [
+        (
+            f"offered {result['offered_per_s']:.0f}/s",
+            f"final {result['finalized_events_per_s']:.0f}/s, p50 {result['final_p50_s']:.2f} s, "
+            f"p99 {result['final_p99_s']:.2f} s, justified p50 {_seconds(result['justified_p50_s'])}, reorgs {result['reorgs']}",
+        )
+        for result in results
+    ]
+    grows = latency_grows_at(results)
+    rows.append((
+        "finality latency grows",
+        "not within the rates swept" if grows is None
+        else f"from {grows:.0f}/s offered (p50 over {LATENCY_GROWTH:g}x the lowest rate's)",
+    ))
+    return rows
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
+def run_once(args: argparse.Namespace, rate: float, events: list[tuple[str, bytes]]) -> tuple[list[tuple[str, str]], dict]:
+    """One fresh 4-node testnet under ``rate`` events/s offered: the table and the JSON figures."""
     if args.dir:  # a fresh directory under it, kept afterwards (node logs and data)
         args.dir.mkdir(parents=True, exist_ok=True)
         where = contextlib.nullcontext(tempfile.mkdtemp(prefix="consensus-", dir=args.dir))
@@ -239,8 +322,8 @@ def main() -> None:
             # (1) and (2)
             watcher = FinalityWatcher(urls, args.poll_s)
             watcher.start()
-            print(f"offering {args.events} events at {args.rate:.0f}/s from {args.clients} clients…", file=sys.stderr)
-            submitted = load(urls, events, args.rate, clients=args.clients, stop=stop_load)
+            print(f"offering {args.events} events at {rate:.0f}/s from {args.clients} clients…", file=sys.stderr)
+            submitted = load(urls, events, rate, clients=args.clients, stop=stop_load)
             if not submitted:
                 raise RuntimeError("no event was accepted")
             load_s = max(submitted.values()) - min(submitted.values())
@@ -259,6 +342,7 @@ def main() -> None:
             p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
             statuses = [get(url, "/v1/status") for url in urls]
             reorgs = count_in_logs(nodes, "reorg at height")
+            justified_p50 = justified_median(watcher, submitted, event_ids)
             equivocations = count_in_logs(nodes, "equivocation:")
             side_blocks = count_in_logs(nodes, "on a side branch")
         except BaseException:
@@ -278,16 +362,17 @@ def main() -> None:
     ratio = finalized_per_s / verify_per_s
     period_s = genesis.block_period_ms / 1000
     heads = ", ".join(f"{s['head_height']}/{s['finalized_height']}" for s in statuses)
-    emit(
+    return (
         [
             ("testnet", f"{NODES} nodes on 127.0.0.1, {NODES} authorities, block period {period_s:g} s, 2 cores shared with the load"),
-            ("load", f"{len(event_ids)} of {args.events} events accepted, offered at {args.rate:.0f}/s by {args.clients} clients over {load_s:.1f} s"),
+            ("load", f"{len(event_ids)} of {args.events} events accepted, offered at {rate:.0f}/s by {args.clients} clients over {load_s:.1f} s"),
             ("events final on all nodes", f"{finalized_per_s:.0f}/s ({len(event_ids)} events in {finished - first_sent:.1f} s, {len(final_heights)} blocks)"),
             ("submission -> final on all", f"p50 {p50:.2f} s, p99 {p99:.2f} s ({p50 / period_s:.2f} / {p99 / period_s:.2f} block periods)"),
             ("Ed25519 verify, one core", f"{verify_per_s:.0f}/s ({verified} checks of real event signatures)"),
             ("final / verify", f"{ratio:.3f}"),
             ("head / finalized at end", heads),
             ("reorgs in logs", f"{sum(reorgs)} (per node {reorgs}); side-branch blocks {side_blocks}; equivocations {equivocations}"),
+            ("submission -> justified on all", f"p50 {_seconds(justified_p50)}"),
             ("finality anomalies", "none (all nodes finalized the same blocks)" if not anomalies else f"{len(anomalies)}, first: {anomalies[0]}"),
         ],
         {
@@ -297,8 +382,23 @@ def main() -> None:
             "block_period_s": period_s,
             "verify_per_s": round(verify_per_s, 1),
             "ratio": round(ratio, 4),
+            "reorgs": sum(reorgs),
+            "justified_p50_s": None if justified_p50 is None else round(justified_p50, 3),
         },
     )
+
+
+def justified_median(watcher: FinalityWatcher, submitted: dict[str, float], event_ids: list[str]) -> float | None:
+    """p50 from submission to justified on all nodes, crediting each event to the block it is final in."""
+    with watcher.lock:
+        if not watcher.reports_justified:
+            return None
+        latencies = []
+        for event_id in event_ids:
+            justified = watcher.justified_everywhere(watcher.final_height_of[0][event_id])
+            if justified is not None:
+                latencies.append(justified - submitted[event_id])
+    return statistics.median(latencies) if latencies else None
 
 
 if __name__ == "__main__":

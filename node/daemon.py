@@ -22,6 +22,7 @@ from node.chain.intake import EventIntake
 from node.chain.journal import EventJournal
 from node.files.node_keys import key_from_seed, read_key_file, write_key_file
 from node.chain.ledger import HeadChange, Ledger
+from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
 from .p2p.network import Network
@@ -137,6 +138,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         log.info("re-admitted %d of %d journaled event(s)", intake.readmit_journaled(journaled), len(journaled))
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
     importer = BlockImporter(ledger, clock)
+    liveness = AuthorityLiveness(clock)
     network = Network(
         config.p2p,
         node_key,
@@ -148,6 +150,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         votes,
         replicate=wants_replication(config, key),
         max_content_bytes=config.rpc.max_upload_bytes,
+        liveness=liveness,
     )
     intake.on_admitted(network.announce_event)
     ledger.add_listener(network.on_head_change)
@@ -168,6 +171,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         network=network,
         importer=importer,
         votes=votes,
+        liveness=liveness,
     )
     try:
         await network.start()
@@ -222,6 +226,7 @@ async def _serve(services: Services, key: SigningKey | None, ready_file: Path | 
                     services.network.announce_block,
                     may_produce=services.network.ready_to_produce,
                     block_in_flight=services.network.block_in_flight,
+                    last_heard_ms=services.liveness.last_heard_ms,
                 )
                 workers.append(tasks.create_task(producer.run(), name="producer"))
             tasks.create_task(_cancel_on(stop, workers), name="shutdown")

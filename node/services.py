@@ -12,6 +12,7 @@ from .config import Config
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.ledger import Ledger
+from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
 from node.chain.vote_pool import VotePool
 from .p2p.network import Network
@@ -34,3 +35,5 @@ class Services:
     importer: BlockImporter
     votes: VotePool
     """Finality votes seen, on their way into the ledger."""
+    liveness: AuthorityLiveness
+    """When this node last heard from each authority (the producer's input; gossip feeds it)."""

@@ -22,21 +22,26 @@ def in_turn_authority(authorities: Sequence[str], height: int) -> str:
     return authorities[height % len(authorities)]
 
 
+def first_slot_after(genesis_ts: int, period_ms: int, parent_ts: int) -> int:
+    """The first slot boundary (genesis_ts + k * period) at least one period after ``parent_ts``."""
+    return genesis_ts + -(-(parent_ts + period_ms - genesis_ts) // period_ms) * period_ms
+
+
 def next_slot_time(genesis_ts: int, period_ms: int, parent_ts: int, now_ms: int) -> int:
     """The slot (genesis_ts + k * period) of the block after a parent made at ``parent_ts``.
 
     It is the first boundary at least one period after the parent. If that is already
     past by less than a period (the parent arrived late), it is kept and the block is
-    signed at once: waiting for the next boundary would lose a whole period each time
-    import runs late under load. Further in the past (the chain was idle), the next
-    boundary from now is taken, so a node back from downtime does not sign a burst of
+    signed at once. Further in the past (the chain was idle, or blocks run late under
+    load), the last boundary at or before now is taken, also signed at once: waiting for
+    the next boundary would add up to a period to every late block, and the block after
+    it is due a period later again, so a node back from downtime signs no burst of
     back-dated blocks.
     """
-    def boundary_from(ts: int) -> int:
-        return genesis_ts + -(-(ts - genesis_ts) // period_ms) * period_ms
-
-    first = boundary_from(parent_ts + period_ms)
-    return first if first > now_ms - period_ms else boundary_from(now_ms)
+    first = first_slot_after(genesis_ts, period_ms, parent_ts)
+    if first > now_ms - period_ms:
+        return first
+    return genesis_ts + (now_ms - genesis_ts) // period_ms * period_ms
 
 
 MAX_FUTURE_DRIFT_MS = 5_000
@@ -138,7 +143,7 @@ def fork_choice_key(head: BranchHead, authorities: Sequence[str]) -> tuple[int, 
 
 
 def out_of_turn_delay_ms(authority_count: int, period_ms: int, rng: random.Random) -> int:
-    """How long after its slot an out-of-turn authority waits before signing.
+    """How long after it has the parent an out-of-turn authority waits before signing.
 
     Clique waits a random ``rand(0, (n/2 + 1) * 500 ms)``; here the unit scales with the
     block period, and a whole period comes first so that the in-turn block, when its
@@ -148,3 +153,59 @@ def out_of_turn_delay_ms(authority_count: int, period_ms: int, rng: random.Rando
     """
     wiggle = (authority_count // 2 + 1) * period_ms // 4
     return period_ms + rng.randint(0, wiggle)
+
+
+def alive_window_ms(authority_count: int, period_ms: int, block_interval_ms: int = 0) -> int:
+    """How long an authority counts as up after this node last heard from it.
+
+    A healthy authority signs one block in every ``n`` (its turn comes round once a
+    rotation), so a window shorter than a rotation would call it down between its own
+    blocks; one period more covers a rotation that runs a little late. When blocks come
+    slower than that (``block_interval_ms``, the time between recent blocks as this node
+    received them: a machine short of CPU), the in-turn block is as slow as its parents
+    were, so the window is at least two of those intervals.
+    """
+    return max((authority_count + 1) * period_ms, 2 * block_interval_ms)
+
+
+def out_of_turn_sign_time(
+    due_slot_ms: int,
+    parent_seen_ms: int,
+    delay_ms: int,
+    *,
+    in_turn_heard_ms: int | None,
+    in_turn_signed_lately: bool,
+    authority_count: int,
+    period_ms: int,
+    block_interval_ms: int = 0,
+) -> int:
+    """When an out-of-turn authority may sign the block after a parent it has held since ``parent_seen_ms``.
+
+    ``due_slot_ms`` is the block's first possible slot (``first_slot_after`` the parent),
+    fixed for the parent: counting from a slot that follows the clock would put the time
+    off again each time it is planned anew.
+
+    The delay counts from when this node had the parent, not from the slot: under load a
+    parent arrives after its child's slot has passed, and a timer counted from the slot
+    would fire almost at once and race the in-turn block, which its authority only began
+    to build on that same late parent (measured: parent import, build, gossip and import
+    elsewhere take 2-3 s at 1,200 events/s on 2 cores). An in-turn authority that signed
+    its block in the last rotation (``in_turn_signed_lately``), or was heard from lately
+    (``in_turn_heard_ms``: something it signed, seen on gossip), is taken to be slow, not
+    down: the out-of-turn authority then waits out its alive window, but never longer than
+    one alive window after the parent, so one that is up but cannot sign (catching up,
+    say) does not stall the chain, and one that went down costs that wait once.
+    """
+    base = max(due_slot_ms, parent_seen_ms)
+    earliest = base + delay_ms
+    window = alive_window_ms(authority_count, period_ms, block_interval_ms)
+    if in_turn_signed_lately:
+        return max(earliest, base + window)
+    if in_turn_heard_ms is None:
+        return earliest
+    return max(earliest, min(in_turn_heard_ms + window, base + window))
+
+
+def signed_in_last_rotation(authority: str, authority_count: int, recent_proposers: Sequence[str]) -> bool:
+    """Whether ``authority`` signed one of the last ``n`` blocks (``recent_proposers`` newest first)."""
+    return authority in recent_proposers[:authority_count]

@@ -22,6 +22,8 @@ from node.bounded_cache import BoundedCache
 PENDING = "pending"
 QUEUED = "queued"
 _REJECTED_MEMORY = 10_000
+_STALE_WRITES_SLACK = 20_000
+"""Writes of included events the pending overlay may keep before it is rebuilt from the chain."""
 
 
 class MempoolFull(Rejected):
@@ -51,6 +53,8 @@ class Mempool:
         self._queued_ids: set[bytes] = set()
         self._overlay = StateOverlay(state)
         self._rejected: BoundedCache[bytes, str] = BoundedCache(_REJECTED_MEMORY)
+        self._included_since_rebuild = 0
+        """Events that left for a block while their writes stayed in the overlay."""
 
     def __len__(self) -> int:
         return len(self._ready) + len(self._queued_ids)
@@ -176,17 +180,17 @@ class Mempool:
         included = list(included)
         included_set = set(included)
         back = [event for event in returned if event.id not in included_set and event.id not in self._ready]
-        if not back and self._is_ready_prefix(included):
-            # The block applied exactly our first events, in our order: the pending state
-            # (chain + every ready event) is unchanged, so nothing needs re-applying.
+        if not back and self._may_keep_overlay(included):
             for event_id in included:
                 del self._ready[event_id]
+            self._included_since_rebuild += len(included)
             return
         for event_id in included:
             self._ready.pop(event_id, None)
         remaining = back + list(self._ready.values())
         self._ready.clear()
         self._overlay = StateOverlay(self._state)
+        self._included_since_rebuild = 0
         for event in remaining:
             try:
                 apply_event(self._overlay, event, context)
@@ -198,10 +202,25 @@ class Mempool:
             self._drop_stale(author)
             self._promote(author, context)
 
-    def _is_ready_prefix(self, event_ids: list[bytes]) -> bool:
-        if len(event_ids) > len(self._ready):
+    def _may_keep_overlay(self, included: list[bytes]) -> bool:
+        """Whether the pending state may stay as it is after a block that carried ``included``.
+
+        The pending state is the chain with every ready event applied in our order. A block
+        of only ready events leaves it a valid ordering of the same events: exactly so when
+        the block took our first events in our order; otherwise (another authority's block,
+        which saw the events arrive in another order) up to events that do not commute,
+        which ``build_block`` checks again and leaves out if they no longer apply.
+        Re-applying every waiting event instead cost as much as importing the block, on
+        every block, on the path to signing the next one. The overlay keeps the included
+        events' writes (the chain holds the same keys now), so it is rebuilt from the chain
+        once those pile up.
+        """
+        remaining = len(self._ready) - len(included)
+        if self._included_since_rebuild + len(included) > 2 * remaining + _STALE_WRITES_SLACK:
             return False
-        return all(mine == theirs for mine, theirs in zip(self._ready, event_ids))
+        if len(included) <= len(self._ready) and all(mine == theirs for mine, theirs in zip(self._ready, included)):
+            return True
+        return all(event_id in self._ready for event_id in included)
 
     def _drop_stale(self, author: str) -> None:
         applied = get_account(self._overlay, author).nonce

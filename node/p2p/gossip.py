@@ -25,6 +25,7 @@ from node.bounded_cache import BoundedCache, BoundedSet
 from node.chain.importer import BlockImporter, UnknownParent
 from node.chain.intake import EventIntake
 from node.chain.ledger import HeadChange, Ledger
+from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
 from node.chain.vote_pool import VotePool
 
@@ -73,9 +74,11 @@ class GossipHandler:
         syncer: Syncer,
         tasks: OwnedTasks,
         votes: VotePool,
+        liveness: AuthorityLiveness,
     ) -> None:
         self._host = host
         self._votes = votes
+        self._liveness = liveness
         self._ledger = ledger
         self._intake = intake
         self._mempool = mempool
@@ -133,7 +136,9 @@ class GossipHandler:
         def maybe_behind(peer: str) -> None:  # from the network thread
             loop.call_soon_threadsafe(self._ask_status, peer)
 
-        blocks = block_validator(self._view, self._decoded, self._verified.get, self.in_flight, maybe_behind)
+        blocks = block_validator(
+            self._view, self._decoded, self._verified.get, self.in_flight, maybe_behind, self._liveness.heard
+        )
         await host.serve(self._events_protocol, self._serve_events)
         await host.serve(self._events_by_id_protocol, self.assembler.serve)
         await host.subscribe(self._events_topic, unless_banned(events), self._event_queue, strike)
@@ -289,7 +294,9 @@ class GossipHandler:
     async def _consume_votes(self) -> None:
         while True:
             message = await self._vote_queue.get()
-            self._votes.add(validated_vote(self._decoded, message.data))
+            vote = validated_vote(self._decoded, message.data)
+            self._liveness.heard(vote.voter)  # an authority that votes is up, however slow its blocks
+            self._votes.add(vote)
 
 
 class EventBatcher:

@@ -219,12 +219,15 @@ def block_validator(
     known_event: Callable[[bytes], Event | None],
     in_flight: BlocksInFlight,
     maybe_behind: Callable[[str], None] = lambda peer: None,
+    heard_from: Callable[[str], None] = lambda proposer: None,
 ) -> Validator:
     """Checks a compact block: encoding and events root, the rules of ``judge_block``, then
     the signature (last: the cheap checks spare it). It is relayed whether or not this node
     holds its events: the consumer fetches what is missing, and a signed header with a
     matching root commits to them. A block on a parent we lack tells ``maybe_behind`` of
-    its forwarder, whose status then shows whether sync should fetch its branch."""
+    its forwarder, whose status then shows whether sync should fetch its branch. Each
+    accepted block tells ``heard_from`` of its proposer, as soon as it arrives (before the
+    node gets round to importing it): the producer then knows that authority is up."""
 
     def validate(peer: str, data: bytes) -> Judgement:
         try:
@@ -241,6 +244,7 @@ def block_validator(
         except ProtocolError as exc:
             return reject(f"block {compact.height} gossiped with a bad signature: {exc.message}")
         in_flight.add(compact.hash, compact.header.parent)
+        heard_from(compact.header.proposer)
         decoded.put(data, assemble_known(compact, known_event))
         return ACCEPTED
 

@@ -26,6 +26,7 @@ from ..config import P2PConfig
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.ledger import FinalityChange, HeadChange, Ledger
+from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
 from node.chain.vote_pool import VotePool
 
@@ -80,6 +81,7 @@ class Network:
         *,
         replicate: bool,
         max_content_bytes: int,
+        liveness: AuthorityLiveness,
     ) -> None:
         self._config = config
         self._ledger = ledger
@@ -99,7 +101,9 @@ class Network:
             lambda event_id: self._gossip.known_event(event_id),
         )
         self._peers.on_status(lambda _: self._syncer.poke())
-        self._gossip = GossipHandler(host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks, votes)
+        self._gossip = GossipHandler(
+            host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks, votes, liveness
+        )
         self._sync_server = SyncServer(ledger.chain)
         self._content = ContentExchange(
             content,

@@ -78,6 +78,16 @@ def test_a_block_whose_events_are_all_held_is_assembled_without_asking() -> None
     assert peers.asked == []
 
 
+def test_events_already_in_our_own_blocks_are_taken_from_the_chain_not_asked_for() -> None:
+    # A competing block at our height carries the events of ours, gone from the mempool.
+    block_events = events(4, start=20)
+    peers = Peers({"publisher": [block_events[3].raw]})
+    on_chain = {e.id: e.raw for e in block_events[:3]}
+    block = run(peers.assembler({}, on_chain).complete(compact_of(block_events), "publisher"))
+    assert block is not None and list(block.events) == block_events
+    assert peers.asked == [("publisher", [block_events[3].id])]
+
+
 def test_missing_events_come_from_the_publishing_peer_first_then_others() -> None:
     block_events = events(5)
     held = {e.id: e for e in block_events[:2]}

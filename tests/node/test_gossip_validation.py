@@ -158,3 +158,16 @@ def test_a_block_on_a_parent_we_lack_tells_of_a_forwarder_we_may_be_behind() -> 
     validate("in step", block_bytes(AUTHORITY))
     validate("stranger", block_bytes(NEWCOMER))
     assert behind == ["ahead", "far"]
+
+
+def test_only_a_block_that_passes_every_check_counts_as_hearing_from_its_proposer() -> None:
+    heard: list[str] = []
+    validate = block_validator(CurrentView(VIEW), Decoded(), lambda event_id: None, BlocksInFlight(), heard_from=heard.append)
+    forged = bytearray(block_bytes(AUTHORITY))
+    forged[-1] ^= 1  # the signature no longer verifies
+    validate("forger", bytes(forged))
+    validate("stranger", block_bytes(NEWCOMER))
+    validate("unplaceable", block_bytes(AUTHORITY, parent=b"\x0c" * 32))
+    assert heard == []
+    validate("peer", block_bytes(AUTHORITY))
+    assert heard == [AUTHORITY.did]

@@ -102,7 +102,7 @@ def test_out_of_turn_delay_follows_the_seeded_rng() -> None:
     [
         (TS, TS, TS + PERIOD),  # one period after the parent
         (TS, TS + 1_500, TS + PERIOD),  # late by less than a period: that slot, signed at once
-        (TS, TS + 2_500, TS + 3 * PERIOD),  # idle for longer: the next boundary from now
+        (TS, TS + 2_500, TS + 2 * PERIOD),  # late by more: the last boundary before now, signed at once
         (TS + 300, TS, TS + 2 * PERIOD),  # parent off the grid: the boundary after parent + period
         (TS, TS + 2_000, TS + 2 * PERIOD),  # exactly on a boundary
     ],
