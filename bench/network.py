@@ -10,14 +10,19 @@
 
 ``--observers`` keeps, during the load, one live-feed subscriber per node (every topic,
 reading everything) and scrapes every node's ``/metrics`` once a second, and counts both.
-``--compare-observers`` runs the whole bench on a testnet without them, then the load
-again on a fresh testnet with them, and reports both loads and ``observer_cost_ratio``:
-events/s with observers over events/s without (metrics and feeds may cost at most 5%,
-so at least 0.95). Throughput only shows a cost when the load saturates the nodes; at an
-offered rate they keep up with, the inclusion latencies show it.
 
-    python bench/network.py [--rate 1200] [--events 50000] [--content-mb 100] [--transfer-runs 3]
-                            [--observers | --compare-observers]
+``--compare-observers`` measures only what the observers cost: on one testnet, in one
+run, ``--rounds`` rounds of two load phases of ``--phase-events`` each, one without the
+observers and one with them, the order turned every round (without-with, then
+with-without) so that a slow drift (a growing chain, a machine getting busier) weighs
+on both sides alike. Each round gives a ratio, events/s with over events/s without;
+the median is ``observer_cost_ratio`` (metrics and feeds may cost at most 5%, so at
+least 0.95), reported with every round's ratio and their spread. Throughput only shows
+a cost when the load saturates the nodes; at an offered rate they keep up with, the
+inclusion latencies show it.
+
+    python bench/network.py [--rate 1200] [--events 50000] [--content-mb 100] [--transfer-runs 3] [--observers]
+    python bench/network.py --compare-observers [--rate 1200] [--rounds 3] [--phase-events 20000]
 """
 
 from __future__ import annotations
@@ -218,6 +223,8 @@ class LoadFigures:
     p50: float
     p99: float
     observed: ObserverCounts | None
+    load_average: float
+    """The machine's one-minute load average as the phase ended: what else ran beside it."""
 
 
 def start_testnet(workdir: Path, started: int) -> list[BenchNode]:
@@ -254,6 +261,7 @@ def load_phase(urls: list[str], events: list[tuple[str, bytes]], rate: float, ob
         statistics.median(latencies),
         latencies[int(len(latencies) * 0.99) - 1],
         observed,
+        os.getloadavg()[0],
     )
 
 
@@ -291,13 +299,19 @@ def main() -> None:
     watching.add_argument("--observers", action="store_true", help="a feed subscriber per node and a /metrics scrape a second during the load")
     watching.add_argument(
         "--compare-observers", action="store_true",
-        help="the bench without observers, then the load again on a fresh testnet with them, and the ratio",
+        help="only the observers' cost: load phases without and with them, alternating on one testnet, and the ratios",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="--compare-observers: rounds of one phase without and one with")
+    parser.add_argument("--phase-events", type=int, default=20_000, help="--compare-observers: events offered in each phase")
     args = parser.parse_args()
-    print(f"signing {args.events} events…", file=sys.stderr)
-    events = sign_events(args.events)
     if args.dir:
         args.dir.mkdir(parents=True, exist_ok=True)
+    if args.compare_observers:
+        with tempfile.TemporaryDirectory(dir=args.dir) as work:
+            compare_observers(Path(work), args.rate, args.phase_events, args.rounds)
+        return
+    print(f"signing {args.events} events…", file=sys.stderr)
+    events = sign_events(args.events)
     with tempfile.TemporaryDirectory(dir=args.dir) as work:
         workdir = Path(work)
         nodes = start_testnet(workdir, LOADED_NODES)
@@ -338,19 +352,6 @@ def main() -> None:
         finally:
             stop_all(nodes)
 
-        observed: LoadFigures | None = None
-        if args.compare_observers:
-            # A fresh testnet and fresh events: the second load meets the same empty chain as the first.
-            print(f"signing {args.events} events for the observed load…", file=sys.stderr)
-            observed_events = sign_events(args.events)
-            nodes = start_testnet(workdir / "observed", LOADED_NODES)
-            try:
-                observed = load_phase([node.url for node in nodes[:LOADED_NODES]], observed_events, args.rate, True)
-            except BaseException:
-                print_log_tails(nodes)
-                raise
-            finally:
-                stop_all(nodes)
     period_s = BLOCK_PERIOD_MS / 1000
     table = [
         ("testnet", f"{LOADED_NODES} nodes on 127.0.0.1, 1 authority, block period 1 s, 2 cores shared with the load"),
@@ -377,21 +378,62 @@ def main() -> None:
     }
     if plain.observed:
         result.update(_observer_keys(plain.observed, ""))
-    if observed and observed.observed:
-        ratio = observed.events_per_s / plain.events_per_s
+    emit(table, result)
+
+
+def compare_observers(workdir: Path, rate: float, phase_events: int, rounds: int) -> None:
+    """Load phases without and with observers, alternating on one testnet; the ratio of each round and their spread."""
+    nodes = start_testnet(workdir, LOADED_NODES)
+    urls = [node.url for node in nodes[:LOADED_NODES]]
+    phases: dict[bool, list[LoadFigures]] = {False: [], True: []}
+    try:
+        for round_index in range(rounds):
+            for observe in (False, True) if round_index % 2 == 0 else (True, False):
+                # Signed just before the phase: each phase's events are fresh, and signing is outside its timing.
+                events = sign_events(phase_events)
+                phases[observe].append(load_phase(urls, events, rate, observe))
+    except BaseException:
+        print_log_tails(nodes)
+        raise
+    finally:
+        stop_all(nodes)
+    without, observed = phases[False], phases[True]
+    ratios = [seen.events_per_s / unseen.events_per_s for unseen, seen in zip(without, observed)]
+    ratio = statistics.median(ratios)
+    spread = statistics.stdev(ratios) if len(ratios) > 1 else 0.0
+    period_s = BLOCK_PERIOD_MS / 1000
+    table = [
+        ("testnet", f"{LOADED_NODES} nodes on 127.0.0.1, 1 authority, block period 1 s, 2 cores shared with the load"),
+        ("phases", f"{rounds} rounds of {phase_events} events offered at {rate:.0f}/s without observers and with them, the order turned each round"),
+    ]
+    for index, (unseen, seen) in enumerate(zip(without, observed), 1):
         table += [
-            ("with observers, fresh testnet", f"{observed.events_per_s:.0f}/s ({len(observed.submitted)} events offered at {args.rate:.0f}/s)"),
-            ("  submission -> on all nodes", _inclusion(observed, period_s)),
-            ("  observers during the load", _observers_row(observed.observed, len(observed.submitted))),
-            ("events/s with / without observers", f"{ratio:.3f} (at most 5% cost: at least 0.95)"),
+            (f"round {index} without observers", f"{unseen.events_per_s:.0f}/s; {_inclusion(unseen, period_s)}; load average {unseen.load_average:.1f}"),
+            (f"round {index} with observers", f"{seen.events_per_s:.0f}/s; {_inclusion(seen, period_s)}; load average {seen.load_average:.1f}"),
+            (f"round {index} observers", _observers_row(seen.observed, len(seen.submitted))),  # type: ignore[arg-type]
+            (f"round {index} with / without", f"{ratios[index - 1]:.3f}"),
         ]
-        result.update({
-            "events_per_s_observed": round(observed.events_per_s, 1),
-            "inclusion_p50_s_observed": round(observed.p50, 3),
-            "inclusion_p99_s_observed": round(observed.p99, 3),
-            "observer_cost_ratio": round(ratio, 3),
-            **_observer_keys(observed.observed, "_observed"),
-        })
+    table.append((
+        "events/s with / without observers",
+        f"median {ratio:.3f} (rounds {min(ratios):.3f}-{max(ratios):.3f}, stdev {spread:.3f}; at most 5% cost: at least 0.95)",
+    ))
+    result: dict[str, object] = {
+        "observer_cost_ratio": round(ratio, 3),
+        "observer_cost_ratio_min": round(min(ratios), 3),
+        "observer_cost_ratio_max": round(max(ratios), 3),
+        "observer_cost_ratio_stdev": round(spread, 3),
+        "observer_cost_ratios": [round(value, 3) for value in ratios],
+        "events_per_s_without": [round(figures.events_per_s, 1) for figures in without],
+        "events_per_s_observed": [round(figures.events_per_s, 1) for figures in observed],
+        "inclusion_p50_s_without": [round(figures.p50, 3) for figures in without],
+        "inclusion_p50_s_observed": [round(figures.p50, 3) for figures in observed],
+        "inclusion_p99_s_without": [round(figures.p99, 3) for figures in without],
+        "inclusion_p99_s_observed": [round(figures.p99, 3) for figures in observed],
+        "load_average_without": [round(figures.load_average, 1) for figures in without],
+        "load_average_observed": [round(figures.load_average, 1) for figures in observed],
+        "metrics_scrape_failures_observed": sum(figures.observed.scrape_failures for figures in observed),  # type: ignore[union-attr]
+        "feeds_ended_early_observed": sum(len(figures.observed.feed_ends) for figures in observed),  # type: ignore[union-attr]
+    }
     emit(table, result)
 
 

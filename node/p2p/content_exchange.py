@@ -23,6 +23,7 @@ from ..media import probe_media
 from .host import P2PError
 from .messages import MAX_CONTENT_CIDS, decode_content_blocks, encode_content_request
 from .peers import PENALTY_BAD_RESPONSE
+from .traffic import Stream, TrafficCounters
 
 log = logging.getLogger("audiera.content")
 
@@ -52,6 +53,7 @@ class ContentExchange:
         max_bytes: int,
         *,
         spawn: Spawn = asyncio.create_task,
+        traffic: TrafficCounters | None = None,
     ) -> None:
         """``spawn`` starts a fetch that every caller asking for the same root shares, and that
         outlives a caller who leaves: the network passes its task group's."""
@@ -62,6 +64,7 @@ class ContentExchange:
         self._peers = peers
         self._max_bytes = max_bytes
         self._in_progress: dict[str, asyncio.Task[ContentInfo]] = {}
+        self._traffic = traffic if traffic is not None else TrafficCounters()
 
     async def fetch(self, root: str) -> ContentInfo:
         """Fetch a whole file from peers unless it is here already; one fetch per root at a time."""
@@ -181,8 +184,11 @@ class ContentExchange:
 
     async def _ask(self, peer: str, cids: list[bytes]) -> dict[bytes, bytes]:
         """Blocks ``peer`` returns for ``cids``, each verified against its CID; {} if it fails."""
+        request = encode_content_request(cids)
         try:
-            pairs = decode_content_blocks(await self._request(peer, encode_content_request(cids)))
+            answer = await self._request(peer, request)
+            self._traffic.exchange(Stream.CONTENT, request, answer)
+            pairs = decode_content_blocks(answer)
         except P2PError as exc:
             log.debug("content request to %s failed: %s", peer, exc.message)
             return {}

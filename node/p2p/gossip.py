@@ -54,6 +54,7 @@ from .peering import STATUS_INTERVAL_S, PeerManager
 from .peers import PENALTY_INVALID_GOSSIP
 from .sync import Syncer
 from .tasks import OwnedTasks
+from .traffic import TrafficCounters
 
 log = logging.getLogger("audiera.gossip")
 
@@ -75,10 +76,12 @@ class GossipHandler:
         tasks: OwnedTasks,
         votes: VotePool,
         liveness: AuthorityLiveness,
+        traffic: TrafficCounters,
     ) -> None:
         self._host = host
         self._votes = votes
         self._liveness = liveness
+        self._traffic = traffic
         self._ledger = ledger
         self._intake = intake
         self._mempool = mempool
@@ -141,15 +144,17 @@ class GossipHandler:
         )
         await host.serve(self._events_protocol, self._serve_events)
         await host.serve(self._events_by_id_protocol, self.assembler.serve)
-        await host.subscribe(self._events_topic, unless_banned(events), self._event_queue, strike)
-        await host.subscribe(self._blocks_topic, unless_banned(blocks), self._block_queue, strike)
-        await host.subscribe(self._evidence_topic, unless_banned(evidence_validator(self._decoded)), self._evidence_queue, strike)
+        counted = self._traffic.counted
+        await host.subscribe(self._events_topic, counted("events", unless_banned(events)), self._event_queue, strike)
+        await host.subscribe(self._blocks_topic, counted("blocks", unless_banned(blocks)), self._block_queue, strike)
+        evidence = unless_banned(evidence_validator(self._decoded))
+        await host.subscribe(self._evidence_topic, counted("evidence", evidence), self._evidence_queue, strike)
 
         def hold(vote: Vote) -> None:  # from the network thread
             loop.call_soon_threadsafe(self._votes.add, vote)
 
         votes = vote_validator(self._view, self._decoded, self.in_flight, self._seen_votes, hold)
-        await host.subscribe(self._votes_topic, unless_banned(votes), self._vote_queue, strike)
+        await host.subscribe(self._votes_topic, counted("votes", unless_banned(votes)), self._vote_queue, strike)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:

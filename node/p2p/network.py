@@ -40,6 +40,7 @@ from .replication import Replicator
 from .sync import Syncer
 from .sync_server import SyncServer
 from .tasks import OwnedTasks
+from .traffic import TrafficCounters
 
 log = logging.getLogger("audiera.network")
 
@@ -88,6 +89,8 @@ class Network:
         self._replicate = replicate
         self._host = host = P2PHost(key_pair, config.listen)
         self._tasks = OwnedTasks("network")
+        self.traffic = traffic = TrafficCounters()
+        """Gossip verdicts and sync and content bytes, for the RPC's metrics."""
         self._peers = PeerManager(host, ledger, config.bootstrap, self._tasks)
         tag = messages.network_tag(ledger.genesis.hash)
         self._sync_protocol = messages.sync_protocol(tag)
@@ -99,12 +102,13 @@ class Network:
             lambda peer, request: host.request(peer, self._sync_protocol, request),
             self._peers.penalize,
             lambda event_id: self._gossip.known_event(event_id),
+            traffic,
         )
         self._peers.on_status(lambda _: self._syncer.poke())
         self._gossip = GossipHandler(
-            host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks, votes, liveness
+            host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks, votes, liveness, traffic
         )
-        self._sync_server = SyncServer(ledger.chain)
+        self._sync_server = SyncServer(ledger.chain, traffic)
         self._content = ContentExchange(
             content,
             lambda peer, request: host.request_pipelined(peer, self._content_protocol, request),
@@ -112,8 +116,9 @@ class Network:
             host.peers,
             max_content_bytes,
             spawn=self._tasks.create_task,
+            traffic=traffic,
         )
-        self._content_server = ContentServer(content)
+        self._content_server = ContentServer(content, traffic)
         self._replicator = Replicator(self._content)
         self._stopping = False
         self._started_at: float | None = None

@@ -21,6 +21,7 @@ from node.chain.ledger import Ledger
 from .host import P2PError
 from .messages import MAX_SYNC_BLOCKS, BlocksByRange, decode_blocks
 from .peers import PENALTY_BAD_RESPONSE, PENALTY_FAILED_REQUEST, PENALTY_INVALID_BLOCK, PeerBook, PeerRecord
+from .traffic import Stream, TrafficCounters
 from node.chain.signature_worker import PendingChecks, SignatureVerifier
 
 log = logging.getLogger("audiera.sync")
@@ -45,8 +46,10 @@ class Syncer:
         request: Requester,
         penalize: Penalizer,
         known_events: Callable[[bytes], Event | None],
+        traffic: TrafficCounters | None = None,
     ) -> None:
         self._known_events = known_events
+        self._traffic = traffic if traffic is not None else TrafficCounters()
         self._ledger = ledger
         self._importer = importer
         self._peers = peers
@@ -173,9 +176,11 @@ class Syncer:
         return [block for block, _ in pending]
 
     async def _fetch(self, peer: str, start: int) -> list[bytes] | None:
-        request = BlocksByRange(start=start, count=min(BATCH, MAX_SYNC_BLOCKS))
+        request = BlocksByRange(start=start, count=min(BATCH, MAX_SYNC_BLOCKS)).encode()
         try:
-            return decode_blocks(await self._request(peer, request.encode()))
+            answer = await self._request(peer, request)
+            self._traffic.exchange(Stream.SYNC, request, answer)
+            return decode_blocks(answer)
         except P2PError as exc:
             await self._penalize(peer, PENALTY_FAILED_REQUEST, f"sync request failed: {exc.message}")
         except ProtocolError as exc:

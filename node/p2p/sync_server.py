@@ -6,16 +6,23 @@ from storage.chain import ChainStore
 
 from . import messages
 from .host import MAX_FRAME
+from .traffic import Stream, TrafficCounters
 
 FRAMING_ROOM = 64 * 1024
 
 
 class SyncServer:
-    def __init__(self, chain: ChainStore) -> None:
+    def __init__(self, chain: ChainStore, traffic: TrafficCounters | None = None) -> None:
         self._chain = chain
+        self._traffic = traffic if traffic is not None else TrafficCounters()
 
     async def serve(self, peer: str, request: bytes) -> bytes:
         """The blocks asked for that this node has, as many as fit in one frame."""
+        answer = self._answer(request)
+        self._traffic.served(Stream.SYNC, request, answer)
+        return answer
+
+    def _answer(self, request: bytes) -> bytes:
         decoded = messages.decode_sync_request(request)
         chain = self._chain
         raw_blocks: list[bytes] = []

@@ -11,7 +11,7 @@ from .openapi import openapi_document
 from .feed_api import FEED_HUB
 from .feed_hub import FeedHub
 from .metrics import METRICS, RpcMetrics
-from .routes import OTHER_PROTOCOL_ROUTES, ROUTES
+from .routes import ROUTES
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -34,7 +34,7 @@ def create_app(services: Services) -> web.Application:
     services.ledger.add_listener(metrics.on_head_change)
     services.ledger.add_finality_listener(hub.on_finality_change)
     app.on_shutdown.append(_end_feeds)
-    for method, path, handler, _ in ROUTES + OTHER_PROTOCOL_ROUTES:
+    for method, path, handler, _ in ROUTES:
         app.router.add_route(method, path, handler)
     app.router.add_get("/v1/openapi.json", _openapi)
     return app

@@ -3,8 +3,9 @@
 Levels (head, finality, mempool, peers, feed subscribers) are read from the node when
 scraped, so they cost nothing between scrapes; what happens (blocks, their intervals,
 reorgs, RPC requests) is counted as it happens, by the ledger's head-change listener
-and an RPC middleware. Each app has its own registry, so nodes in one process (tests)
-never share counts.
+and an RPC middleware; what crosses the network (gossip verdicts, sync and content
+bytes) is counted by the p2p parts themselves (p2p/traffic.py) and copied at each
+scrape. Each app has its own registry, so nodes in one process (tests) never share counts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..chain.ledger import HeadChange
+from ..p2p.traffic import Stream, TrafficCounts
 from ..services import Services
 from .errors import Handler
 from .feed_hub import FeedHub
@@ -46,6 +48,8 @@ class NodeLevels(Collector):
         services = self._services
         ledger = services.ledger
         yield _gauge("audiera_chain_head_height", "Height of the canonical head", ledger.head.height)
+        justified = ledger.justified_on(ledger.head.hash, ledger.head.height).height
+        yield _gauge("audiera_chain_justified_height", "Height of the highest justified block the head builds on", justified)
         yield _gauge("audiera_chain_finalized_height", "Height of the highest final block", ledger.finalized.height)
         yield _gauge("audiera_chain_head_timestamp_seconds", "Block time of the head", ledger.head.ts / 1000)
         yield _gauge("audiera_consensus_authorities", "Authorities that sign the next block", len(ledger.authorities))
@@ -60,6 +64,27 @@ class NodeLevels(Collector):
         dropped = CounterMetricFamily("audiera_feed_dropped", "Feed subscribers dropped for falling behind")
         dropped.add_metric([], self._feeds.dropped_total)
         yield dropped
+        yield from traffic_families(services.network.traffic.snapshot())
+
+
+def traffic_families(counts: TrafficCounts) -> Iterator[CounterMetricFamily]:
+    """The p2p counters as metric families, every label present from the start (zeros included)."""
+    gossip = CounterMetricFamily(
+        "audiera_p2p_gossip_messages", "Gossip messages received from peers, by topic and validation outcome",
+        labels=["topic", "outcome"],
+    )
+    for (topic, verdict), count in counts.gossip.items():
+        gossip.add_metric([topic, verdict.value], count)
+    yield gossip
+    for stream, documentation in (
+        (Stream.SYNC, "Bytes of block sync requests and answers, by direction"),
+        (Stream.CONTENT, "Bytes of content block requests and answers, by direction"),
+    ):
+        family = CounterMetricFamily(f"audiera_p2p_{stream.value}_bytes", documentation, labels=["direction"])
+        for (counted, direction), count in counts.bytes.items():
+            if counted is stream:
+                family.add_metric([direction.value], count)
+        yield family
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -1,7 +1,7 @@
 """The RPC's route table: every endpoint, its handler and a one-line summary.
 
-The server (app.py) mounts these and the OpenAPI document (openapi.py) describes them,
-so what is served and what is documented cannot drift apart.
+The server (app.py) mounts these and the OpenAPI document (openapi.py) describes every
+one of them, so what is served and what is documented cannot drift apart.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ ROUTES: list[Route] = [
     ("POST", "/v1/admin/perf", chain_api.measure_peer_stream, "Measure one bare stream from a peer, or allow one peer to measure from here (loopback only)"),
     ("POST", "/v1/events", chain_api.submit_event, "Submit a signed event (application/msgpack)"),
     ("POST", "/v1/events/batch", chain_api.submit_event_batch, "Submit many signed events (a MessagePack array)"),
-    ("GET", "/v1/events/{id}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
+    # Not "batch": that path is the batch submission's alone, so its 405 allows only POST.
+    ("GET", "/v1/events/{id:(?!batch$)[^/]+}", chain_api.get_event, "An event's status, block and Merkle inclusion proof"),
     ("GET", "/v1/blocks/{ref}", chain_api.get_block, "A block by height, hash, 'head' or 'finalized'"),
     ("GET", "/v1/headers", chain_api.list_headers, "Canonical headers from a height"),
     ("POST", "/v1/blocks", consensus_api.submit_block, "Submit a signed block (application/msgpack): imported as from a peer"),
@@ -49,17 +50,13 @@ ROUTES: list[Route] = [
     ("GET", "/v1/assets/{cid}/usage", royalty_api.get_asset_usage, "An asset's usage per day"),
     *usage_api.ROUTES,
     *reupload.ROUTES,
-]
-
-OTHER_PROTOCOL_ROUTES: list[Route] = [
+    # Other protocols than the JSON API: the IPFS trustless gateway, a websocket, the
+    # Prometheus exposition and the explorer's pages, documented with their own content types.
     ("GET", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: a raw block or a CAR of what this node holds"),
     ("HEAD", "/ipfs/{cid}", gateway_api.get_ipfs, "IPFS trustless gateway: the headers of the same answer"),
     ("GET", "/ipfs/{cid}/{path:.+}", gateway_api.get_ipfs_path, "IPFS trustless gateway: paths (none below a file)"),
     ("GET", "/v1/feed", feed_api.get_feed, "Live feed (websocket): new heads, finality, and events by kind, account or asset"),
-    ("GET", "/metrics", metrics.get_metrics, "Prometheus metrics: chain, mempool, peers, feeds, RPC requests"),
+    ("GET", "/metrics", metrics.get_metrics, "Prometheus metrics: chain, mempool, peers, gossip, sync and content traffic, feeds, RPC requests"),
     ("GET", "/", explorer_api.get_index, "The explorer: a page to look at the chain, its market and its people"),
     ("GET", "/explorer/{name}", explorer_api.get_explorer_file, "The explorer's scripts and style"),
 ]
-"""Endpoints that speak another protocol than the JSON API (the IPFS trustless gateway, a
-websocket, the Prometheus exposition, the explorer's pages), so they are served but described by their own specification or module, not
-in the OpenAPI document."""

@@ -81,6 +81,14 @@ def test_every_answer_of_a_market_node_is_the_documented_one(start_local_node) -
     check(node, "GET", f"/v1/usage/{world.model}/quote?purpose=ai_inference&count=3", status=409)  # no terms set for its use
     check(node, "GET", f"/v1/events/{'ab' * 32}", status=404)
     check(node, "GET", "/v1/events/xyz", status=400)
+    assert _call(node, "GET", "/v1/events/batch")[:2] == (405, "application/json"), "batch is no event id"
+    allowed = urllib.request.Request(node.url + "/v1/events/batch", method="OPTIONS")
+    try:
+        urllib.request.urlopen(allowed, timeout=30)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 405 and exc.headers["Allow"] == "POST", (exc.code, exc.headers["Allow"])
+    else:
+        raise AssertionError("OPTIONS /v1/events/batch was answered")
 
     preflight = {"assets": [world.asset], "purpose": "ai_training", "account": mia}
     check(node, "POST", "/v1/preflight", json.dumps(preflight).encode(), "application/json", status=200)

@@ -26,11 +26,6 @@ pytestmark = pytest.mark.slow
 MAX_EXAMPLES = 50
 """Per operation and phase: ~1,700 requests, about 15 s on an idle machine."""
 
-KNOWN_MISMATCHES = {("ST205", "OPTIONS /v1/events/batch")}
-"""``/v1/events/{id}`` also matches ``/v1/events/batch``, so aiohttp rightly lists GET in
-that path's ``Allow``; the document lists only POST. The answer is accurate, the document
-cannot say it without documenting a GET that only ever answers 400."""
-
 CONFORMANCE = {
     "ST103": "status_code_conformance: a status the document does not list",
     "ST104": "content_type_conformance: no Content-Type",
@@ -68,6 +63,6 @@ def test_the_rpc_survives_its_own_schema(tmp_path: Path, nodes: list[NodeProcess
     found = {(failure["code"], operation) for failure in summary["failures"] for operation in failure["operations"]}
     departures = sorted(f"{operation}: {CONFORMANCE[code]}" for code, operation in found if code in CONFORMANCE)
     assert departures == [], "\n".join(departures) + result.stdout[-6000:]
-    assert found <= KNOWN_MISMATCHES, result.stdout[-6000:]
+    assert found == set(), result.stdout[-6000:]
     assert node.running, node.log_tail()
     assert "internal error" not in node.log_path.read_text(), node.log_tail()
