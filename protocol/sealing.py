@@ -15,12 +15,16 @@ What each leaf's AEAD binds:
 * nonce = the leaf index as a 24-byte big-endian integer. A content key seals exactly one
   stream, so counting leaves gives every leaf of it its own nonce; a leaf moved to another
   position is opened under the wrong nonce and fails its tag (reorder, swap, duplicate).
-* additional data = ``DOMAIN || binary plain root CID || final flag``. The plain CID ties
-  the stream to the asset it claims to be, so a stream sealed for one asset cannot be
-  passed off as another's even if a key were ever shared between them. The final flag (1 on
-  the last leaf, 0 on every other, as in the STREAM construction) makes truncation at a
-  leaf boundary visible: the new last leaf was sealed as not final. A leaf after the
-  final one is an extension and is refused.
+* additional data = ``DOMAIN || 00`` on every leaf but the last, and
+  ``DOMAIN || 01 || binary plain root CID`` on the last. The final flag (as in the STREAM
+  construction) makes truncation at a leaf boundary visible: the new last leaf was sealed
+  as not final; a leaf after the final one is an extension and is refused. The plain root
+  CID on the final leaf ties the whole stream, whose every leaf is authenticated under the
+  same key, to the asset it claims to be, so a stream sealed for one asset cannot be
+  passed off as another's even if a key were ever shared between them. It is bound on the
+  final leaf alone because the CID is a Merkle root of the whole plain file: a node sealing
+  an upload as it streams in only knows it once the last byte has arrived, and plain bytes
+  must never wait on disk for it.
 
 There is no header: the leaf size is a protocol constant and the key and CID come from
 the registration, so nothing about the stream needs to be read before the first leaf.
@@ -85,8 +89,9 @@ def _nonce(index: int) -> bytes:
     return index.to_bytes(_NONCE_SIZE, "big")
 
 
-def _additional_data(plain_cid: bytes, final: bool) -> bytes:
-    return DOMAIN + plain_cid + (b"\x01" if final else b"\x00")
+def _additional_data(plain_cid: bytes | None) -> bytes:
+    """Additional data of a leaf; ``plain_cid`` only for the final one."""
+    return DOMAIN + b"\x00" if plain_cid is None else DOMAIN + b"\x01" + plain_cid
 
 
 def _check_key(key: bytes) -> None:
@@ -117,17 +122,83 @@ def _leaves(pieces: Iterable[bytes], size: int) -> Iterator[tuple[int, bytes, bo
     yield index, held if held is not None else b"", True
 
 
+class Sealer:
+    """Seals a plain stream pushed in pieces of any size, for a writer that cannot pull.
+
+    The last whole leaf is held back until ``finish``: only then is it known to be final.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        _check_key(key)
+        self._key = key
+        self._chunker = Chunker(LEAF_SIZE)
+        self._held: bytes | None = None
+        self._index = 0
+        self._finished = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add plain bytes; return the sealed leaves they completed (possibly none)."""
+        if self._finished:
+            raise ValueError("finish() was already called")
+        sealed = []
+        for leaf in self._chunker.feed(data):
+            if self._held is not None:
+                sealed.append(self._seal(self._held, None))
+            self._held = leaf
+        return sealed
+
+    def finish(self, plain_cid: str) -> list[bytes]:
+        """Seal what is left, the final leaf bound to ``plain_cid``; call once, at the end."""
+        if self._finished:
+            raise ValueError("finish() was already called")
+        self._finished = True
+        sealed = []
+        tail = self._chunker.flush()
+        if tail is not None:
+            if self._held is not None:
+                sealed.append(self._seal(self._held, None))
+            self._held = tail
+        sealed.append(self._seal(self._held if self._held is not None else b"", cid_from_str(plain_cid)))
+        return sealed
+
+    def _seal(self, leaf: bytes, plain_cid: bytes | None) -> bytes:
+        sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(
+            leaf, _additional_data(plain_cid), _nonce(self._index), self._key
+        )
+        self._index += 1
+        return sealed
+
+
 def seal_chunks(key: bytes, plain_cid: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Seal the plain stream ``chunks`` (pieces of any size) into sealed leaves.
 
     ``plain_cid`` is the plain file's root CID (the asset id).
     """
+    sealer = Sealer(key)
+    for chunk in chunks:
+        yield from sealer.feed(chunk)
+    yield from sealer.finish(plain_cid)
+
+
+def leaf_count(sealed_length: int) -> int:
+    """How many sealed leaves a sealed stream of ``sealed_length`` bytes holds."""
+    return max(1, -(-sealed_length // SEALED_LEAF_SIZE))
+
+
+def open_leaf(key: bytes, plain_cid: str, index: int, leaf: bytes, final: bool) -> bytes:
+    """The plain bytes of sealed leaf ``index``, for a reader that reaches leaves out of order.
+
+    ``final`` says whether it is the stream's last leaf; raises :class:`SealBroken`.
+    """
     _check_key(key)
-    cid = cid_from_str(plain_cid)
-    for index, leaf, last in _leaves(chunks, LEAF_SIZE):
-        yield crypto_aead_xchacha20poly1305_ietf_encrypt(
-            leaf, _additional_data(cid, last), _nonce(index), key
-        )
+    opened = _open_leaf(key, cid_from_str(plain_cid), index, leaf)
+    if opened is None:
+        raise SealBroken(f"sealed leaf {index} does not open: it was altered", index)
+    plain, was_final = opened
+    if was_final != final:
+        where = "is not the last" if was_final else "is the last"
+        raise SealBroken(f"sealed leaf {index} {where}, yet was sealed otherwise: the stream was cut or extended", index)
+    return plain
 
 
 def open_chunks(key: bytes, plain_cid: str, sealed: Iterable[bytes]) -> Iterator[bytes]:
@@ -162,14 +233,14 @@ def open_chunks(key: bytes, plain_cid: str, sealed: Iterable[bytes]) -> Iterator
 
 
 def _open_leaf(key: bytes, cid: bytes, index: int, leaf: bytes) -> tuple[bytes, bool] | None:
-    """(plain leaf, was it sealed as final), or None when it opens under neither flag."""
+    """(plain leaf, was it sealed as final), or None when it opens as neither."""
     nonce = _nonce(index)
-    for final in (False, True):
+    for final_cid in (None, cid):
         try:
             opened = crypto_aead_xchacha20poly1305_ietf_decrypt(
-                leaf, _additional_data(cid, final), nonce, key
+                leaf, _additional_data(final_cid), nonce, key
             )
         except CryptoError:
             continue
-        return opened, final
+        return opened, final_cid is not None
     return None

@@ -15,7 +15,10 @@ from protocol.sealing import (
     SEALED_LEAF_SIZE,
     TAG_SIZE,
     SealBroken,
+    Sealer,
+    leaf_count,
     new_content_key,
+    open_leaf,
     open_chunks,
     seal_chunks,
     sealed_size,
@@ -155,3 +158,28 @@ def test_the_wrong_key_or_asset_does_not_open() -> None:
 def test_a_key_of_the_wrong_size_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         list(seal_chunks(b"short", cid_of(b""), [b""]))
+
+
+@settings(max_examples=15, deadline=None)
+@given(keys, sizes, st.integers(0, 2**32), st.integers(1, 300_000))
+def test_the_push_sealer_gives_the_same_stream(key: bytes, size: int, seed: int, cut: int) -> None:
+    data = plain_of(size, seed)
+    sealer = Sealer(key)
+    pushed = [leaf for piece in pieces(data, cut) for leaf in sealer.feed(piece)]
+    pushed += sealer.finish(cid_of(data))
+    assert pushed == sealed_leaves(key, data)
+
+
+def test_leaves_open_one_by_one_out_of_order() -> None:
+    key = new_content_key()
+    plain = plain_of(2 * LEAF_SIZE + 9, 3)
+    cid = cid_of(plain)
+    sealed = sealed_leaves(key, plain)
+    assert leaf_count(len(b"".join(sealed))) == 3
+    assert open_leaf(key, cid, 2, sealed[2], final=True) == plain[2 * LEAF_SIZE :]
+    assert open_leaf(key, cid, 0, sealed[0], final=False) == plain[:LEAF_SIZE]
+    with pytest.raises(SealBroken, match="leaf 1 is the last"):
+        open_leaf(key, cid, 1, sealed[1], final=True)
+    with pytest.raises(SealBroken) as refused:
+        open_leaf(key, cid, 1, sealed[0], final=False)
+    assert refused.value.leaf == 1
