@@ -248,6 +248,25 @@ class Equivocation(Struct):
     headers: list[HeaderView]
 
 
+class KeyReleaseView(Struct):
+    index: Annotated[int, Meta(ge=1, le=255)]
+    releaser: Did
+    release: Annotated[Hex, Meta(description="The signed release's canonical MessagePack bytes (protocol/releases.py)")]
+
+
+class AccessReleases(Struct):
+    """The key shares released for one access: each sealed to its consumer and signed by its authority."""
+
+    access: Id
+    asset: str
+    consumer: Did
+    height: int
+    final: bool
+    threshold: int | None
+    """How many releases recover the key (None: the asset has no custody)."""
+    releases: list[KeyReleaseView]
+
+
 class EvidenceList(Struct):
     evidence: list[Equivocation]
 
