@@ -291,6 +291,8 @@ class HistoryItem(Struct):
     index: int
     final: bool
     event: EventView
+    key_releases: int | UnsetType = UNSET
+    """For an access: how many key shares authorities released for it (that this node holds)."""
 
 
 class HistoryPage(Struct):
@@ -309,6 +311,9 @@ class AssetView(Struct):
     registered_at: int
     register_event: Id
     reupload_of: FreeForm | None
+    custody: FreeForm | None
+    """Who holds the content key (threshold, shares sealed to authorities, copies sealed to rights holders; bytes as hex)."""
+    custody_since: int | None
 
 
 class AssetWithHistory(Struct):
