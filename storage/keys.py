@@ -22,6 +22,7 @@ CONTENT_LEAF = b"cl/"  # leaf cid -> [file root cid, offset, length]
 CONTENT_NODE = b"cn/"  # dag-pb node cid -> node bytes
 CONTENT_ROOT = b"cr/"  # root cid -> content facts (size, media)
 CONTENT_PENDING = b"cp/"  # root cid -> {"at": upload ms, "size", "leaves"} for uploads no registration names yet
+CONTENT_SEALED = b"cs/"  # asset (plain root) cid -> sealed root cid of its latest upload sealed here
 CONTENT_LEAF_COPY = b"cc/"  # leaf cid + root cid -> [offset, length]: a leaf also held in a file other than CONTENT_LEAF's
 
 HEAD = META + b"head"
