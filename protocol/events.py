@@ -157,6 +157,8 @@ class AssetRegister(Body):
     rights_holders: tuple[Share, ...]
     parents: tuple[Parent, ...]
     terms: Terms
+    sealed_cid: str
+    """Root CID of the sealed stream of the content (protocol/sealing.py): what nodes store and move."""
     fingerprint: bytes = b""
     """Acoustic fingerprint the uploading node computed (protocol/fingerprints.py), or b"" if none."""
     custody: Custody | None = None
@@ -167,6 +169,7 @@ class AssetRegister(Body):
         return {
             **custody,
             "cid": self.cid,
+            "sealed_cid": self.sealed_cid,
             "size": self.size,
             "media": None if self.media is None else self.media.to_wire(),
             "title": self.title,
@@ -187,6 +190,7 @@ class AssetRegister(Body):
         r = _reader(value, cls.KIND)
         body = cls(
             cid=r.cid("cid"),
+            sealed_cid=r.cid("sealed_cid"),
             size=r.integer("size"),
             media=r.nested("media", parse_media, optional=True),
             title=r.text("title", min_len=1, max_len=200),
@@ -212,6 +216,8 @@ class AssetRegister(Body):
             raise InvalidEvent(f"{cls.KIND} body.media is required for a {body.asset_type} (only datasets may omit it)")
         if any(parent.asset == body.cid for parent in body.parents):
             raise InvalidEvent(f"{cls.KIND} body.parents names the asset itself")
+        if body.sealed_cid == body.cid:
+            raise InvalidEvent(f"{cls.KIND} body.sealed_cid must name the sealed content, not the plain cid")
         return body
 
 

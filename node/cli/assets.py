@@ -38,6 +38,7 @@ from .terms_options import add_terms_options, terms_from_args
 # Stands in for the content's CID and media while the other fields are checked, so that
 # a typo in --isrc is reported before a long upload rather than after it.
 _PLACEHOLDER_CID = cid_to_str(make_cid(RAW, b""))
+_PLACEHOLDER_SEALED_CID = cid_to_str(make_cid(RAW, b"sealed"))
 _PLACEHOLDER_MEDIA = {"format": "wav", "duration_ms": 1, "sample_rate": 1, "channels": 1}
 
 
@@ -166,7 +167,7 @@ def draft_registration(ctx: Context) -> dict[str, Any]:
         "terms": terms_from_args(args).to_wire(),
     }
     try:
-        AssetRegister.from_wire({"cid": _PLACEHOLDER_CID, "size": 1, "media": _PLACEHOLDER_MEDIA, "fingerprint": b"", **draft})
+        AssetRegister.from_wire({"cid": _PLACEHOLDER_CID, "sealed_cid": _PLACEHOLDER_SEALED_CID, "size": 1, "media": _PLACEHOLDER_MEDIA, "fingerprint": b"", **draft})
     except InvalidEvent as exc:
         raise UsageError(exc.message) from None
     return draft
@@ -190,18 +191,25 @@ def upload_asset(ctx: Context) -> None:
         )
     try:
         fingerprint = bytes.fromhex(info.get("fingerprint") or "")
-        body = AssetRegister.from_wire({"cid": info["cid"], "size": info["size"], "media": info["media"], "fingerprint": fingerprint, **draft})
+        body = AssetRegister.from_wire({"cid": info["cid"], "sealed_cid": info["sealed_cid"], "size": info["size"], "media": info["media"], "fingerprint": fingerprint, **draft})
     except InvalidEvent as exc:
         raise CliError(exc.message) from None
-    if info.get("content_key"):  # the node sealed the upload: hand its key to the authorities and holders, then forget it
-        body = replace(body, custody=custody_for_upload(ctx.client, bytes.fromhex(info.pop("content_key")), body))
+    # The node sealed the upload and handed its key over once: give it to the authorities and holders, then forget it.
+    body = replace(body, custody=custody_for_upload(ctx.client, bytes.fromhex(info.pop("content_key")), body))
     state = submit_and_follow(ctx.client, key, body, wait=not args.no_wait, timeout=args.timeout, out=ctx.out)
     document = {"asset": info["cid"], "content": info, "event": state}
     ctx.out.emit(document, render_registered)
 
 
 def render_content(info: dict[str, Any]) -> str:
-    return fields([("cid", info["cid"]), ("size", format_bytes(info["size"])), ("media", format_media(info["media"]))])
+    return fields(
+        [
+            ("cid", info["cid"]),
+            ("sealed cid", info["sealed_cid"]),
+            ("size", format_bytes(info["size"])),
+            ("media", format_media(info["media"])),
+        ]
+    )
 
 
 def render_registered(document: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
 
 from . import messages
-from .content_exchange import ContentExchange, FetchError
+from .content_exchange import AssetFacts, ContentExchange, FetchError
 from .content_server import ContentServer
 from .gossip import GossipHandler
 from .host import MAX_PERF_BYTES, P2PError, P2PHost, is_peer_id
@@ -232,9 +232,9 @@ class Network:
         best = syncer.best_peer()
         return SyncStatus(syncer.syncing, syncer.target_height, best.peer_id if best else None)
 
-    async def fetch_content(self, cid: str) -> ContentInfo:
-        """Fetch content from peers and keep it here; raises FetchError."""
-        return await self._content.fetch(cid)
+    async def fetch_content(self, cid: str, asset: AssetFacts | None = None) -> ContentInfo:
+        """Fetch sealed content from peers and keep it here; raises FetchError."""
+        return await self._content.fetch(cid, asset)
 
     async def set_peering(self, enabled: bool, only: frozenset[str] | None = None) -> None:
         await self._peers.set_peering(enabled, only)

@@ -338,12 +338,18 @@ class AccountWithActivity(Struct):
 
 
 class ContentInfo(Struct):
-    cid: str
-    size: int
+    cid: str | None
+    """The asset id (plain root CID), when this node knows which asset the sealed content is."""
+    size: int | None
+    """Bytes of the plain file, when known."""
+    sealed_cid: str
+    sealed_size: int
     media: FreeForm | None
 
 
 class Uploaded(ContentInfo):
+    content_key: Hex
+    """The content key the upload was sealed with: this node's only copy, handed out once."""
     fingerprint: Hex | None
     possible_reupload_of: FreeForm | None
 

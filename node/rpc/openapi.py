@@ -123,9 +123,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/assets/{cid}"): Operation(m.AssetWithHistory, errors=_LOOKUP),
     ("GET", "/v1/accounts/{did}"): Operation(m.AccountWithActivity, errors=(400,)),
     ("POST", "/v1/content"): Operation(
-        m.Uploaded, 201, (400, 413, 415, 429, 507),
+        m.Uploaded, 201, (400, 403, 413, 415, 429, 507),
         {"required": True, "content": {"audio/*": {"schema": _OCTETS}, "application/octet-stream": {"schema": _OCTETS}}, "description": "The file's bytes, streamed"},
     ),
+    ("GET", "/v1/content/{cid}"): Operation(None, errors=_LOOKUP, content="application/octet-stream"),
     ("GET", "/v1/content/{cid}/info"): Operation(m.ContentInfo, errors=_LOOKUP),
     ("POST", "/v1/content/{cid}/fetch"): Operation(m.ContentInfo, errors=(400, 502)),
     ("GET", "/v1/catalog"): Operation(m.CatalogPage, errors=(400,)),

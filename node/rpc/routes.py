@@ -32,9 +32,10 @@ ROUTES: list[Route] = [
     ("GET", "/v1/authorities", consensus_api.get_authorities, "The authority set for the next block and the standing votes"),
     ("GET", "/v1/assets/{cid}", registry_api.get_asset_with_history, "An asset with its provenance history"),
     ("GET", "/v1/accounts/{did}", registry_api.get_account_with_activity, "An account with its activity"),
-    ("POST", "/v1/content", content_api.upload_content, "Upload content (streamed); returns its CID and media facts"),
-    ("GET", "/v1/content/{cid}/info", content_api.get_content_info, "Size and media facts of stored content"),
-    ("POST", "/v1/content/{cid}/fetch", content_api.fetch_content, "Fetch content from peers and keep it here"),
+    ("POST", "/v1/content", content_api.upload_content, "Upload content (streamed, sealed here); returns its CIDs, media facts and content key"),
+    ("GET", "/v1/content/{cid}", content_api.get_sealed_content, "The sealed content of an asset or sealed CID, streamed"),
+    ("GET", "/v1/content/{cid}/info", content_api.get_content_info, "Sizes and media facts of stored sealed content"),
+    ("POST", "/v1/content/{cid}/fetch", content_api.fetch_content, "Fetch sealed content from peers and keep it here"),
     # The data market: search, licenses, licensed download, lineage, royalties.
     ("GET", "/v1/catalog", catalog_api.search, "Catalog search: text and filters, sorted, paginated from indexes"),
     ("POST", "/v1/preflight", license_api.preflight, "Per asset: may an account use it for a purpose, price, attribution"),

@@ -88,6 +88,7 @@ def asset_register(
         rights_holders=tuple(Share(account, bps) for account, bps in holders),
         parents=parents,
         terms=terms(),
+        sealed_cid=cid(f"{tag}-sealed", DAG_PB),
     )
 
 
