@@ -22,7 +22,7 @@ from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.journal import EventJournal
 from node.files.node_keys import key_from_seed, read_key_file, write_key_file
-from node.chain.key_release import KeyReleaser
+from node.chain.key_release import CustodyWatch, KeyReleaser
 from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
@@ -145,6 +145,9 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     releaser = KeyReleaser(ledger, releases, key, network.announce_release)
     ledger.add_finality_listener(releaser.on_finality)
     ledger.add_finality_listener(lambda change: network.on_finality())
+    custody_watch = CustodyWatch(ledger)
+    custody_watch.on_head_change()
+    ledger.add_listener(custody_watch.on_head_change)
     services = Services(
         config=config,
         genesis=genesis,
@@ -158,6 +161,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         network=network,
         importer=importer,
         releases=releases,
+        custody_watch=custody_watch,
     )
     try:
         await network.start()

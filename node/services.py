@@ -12,6 +12,7 @@ from node.chain.clock import Clock
 from .config import Config
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
+from node.chain.key_release import CustodyWatch
 from node.chain.ledger import Ledger
 from node.chain.mempool import Mempool
 from .p2p.network import Network
@@ -34,3 +35,5 @@ class Services:
     importer: BlockImporter
     releases: ReleaseStore
     """Key releases this node made or relayed, by access."""
+    custody_watch: CustodyWatch
+    """Which assets' custody has fallen below k authorities."""

@@ -20,19 +20,21 @@ never hands out a share it cannot vouch for).
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
-from protocol.asset_custody import get_custody
+from protocol.asset_custody import CUSTODY_INDEX, get_custody
 from protocol.errors import ProtocolError
-from protocol.events import Access, decode_event
+from protocol.events import Access, AssetReshare, decode_event
 from protocol.key_custody import BadShare, check_share, open_sealed
 from protocol.keys import SigningKey
 from protocol.releases import KeyRelease, sign_release
 from protocol.state import get_asset
 from storage.chain import ChainStore, ChainTip
 from storage.releases import ReleaseStore
+from storage.state_scan import StateScan
 
-from .ledger import FinalityChange, Ledger
+from .ledger import FinalityChange, HeadChange, Ledger
 
 log = logging.getLogger("audiera.release")
 
@@ -114,3 +116,85 @@ def judge_release(chain: ChainStore, final: ChainTip, release: KeyRelease) -> tu
     if share is None or share.holder != release.releaser:
         return False, f"{release.releaser} holds no share {release.index} of {release.asset} in the custody known here"
     return True, ""
+
+
+@dataclass(frozen=True)
+class CustodyRisk:
+    """An asset whose key fewer than k authorities in force still hold shares of."""
+
+    asset: str
+    holders_left: int
+    """Share holders of its custody that are authorities now."""
+    threshold: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"asset": self.asset, "share_holders_left": self.holders_left, "threshold": self.threshold}
+
+
+class CustodyWatch:
+    """Warns (log and status) when the authority set changes so that an asset's custody falls below k.
+
+    Releases still come from a custody's share holders whether or not they are
+    authorities now, but an operator that leaves takes its share with it; a rights holder
+    then runs ``audiera asset reshare``. Only the assets indexed under share holders that
+    are not authorities any more are read, and only when the set or a custody changes.
+    """
+
+    MAX_LISTED = 100
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._authorities: tuple[str, ...] | None = None
+        self.at_risk: tuple[CustodyRisk, ...] = ()
+
+    def on_head_change(self, change: HeadChange | None = None) -> None:
+        authorities = self._ledger.authorities
+        if authorities == self._authorities and not (change is not None and _changes_custody(change)):
+            return
+        self._authorities = authorities
+        self.at_risk = tuple(assets_at_risk(self._ledger.chain, authorities, self.MAX_LISTED))
+        for risk in self.at_risk:
+            log.warning(
+                "asset %s: only %d of its key's share holders are authorities now, fewer than the %d a release needs; "
+                "a rights holder should run: audiera asset reshare %s",
+                risk.asset, risk.holders_left, risk.threshold, risk.asset,
+            )
+
+
+def _changes_custody(change: HeadChange) -> bool:
+    """Whether a head change may move custody: a reorg, or a block with a reshare."""
+    return bool(change.reverted) or any(isinstance(event.body, AssetReshare) for block in change.applied for event in block.events)
+
+
+def assets_at_risk(chain: ChainStore, authorities: tuple[str, ...], limit: int) -> list[CustodyRisk]:
+    current = set(authorities)
+    found: list[CustodyRisk] = []
+    seen: set[str] = set()
+    with chain.scan_state() as scan:
+        start = b""
+        while len(found) < limit:
+            entry = next(_from(scan, start), None)
+            if entry is None:
+                break
+            did_raw, _, cid_raw = entry.partition(b"\x00")
+            if did_raw.decode() in current:
+                start = did_raw + b"\x01"  # past every asset of a did that still is an authority
+                continue
+            start = entry + b"\x00"
+            cid = cid_raw.decode()
+            if cid in seen:
+                continue
+            seen.add(cid)
+            asset = get_asset(scan, cid)
+            custody = None if asset is None else get_custody(asset)
+            if custody is None:
+                continue
+            left = sum(1 for did in custody.share_holders if did in current)
+            if left < custody.threshold:
+                found.append(CustodyRisk(cid, left, custody.threshold))
+    return found
+
+
+def _from(scan: StateScan, start: bytes) -> Iterator[bytes]:
+    for suffix, _ in scan.items(CUSTODY_INDEX, start=start):
+        yield suffix

@@ -82,6 +82,14 @@ class Status(Struct):
     peering: bool
     peering_only: list[str] | None
     mempool: MempoolSize
+    custody_at_risk: list["CustodyRisk"]
+    """Assets whose key fewer than k authorities in force hold shares of (a rights holder should reshare)."""
+
+
+class CustodyRisk(Struct):
+    asset: str
+    share_holders_left: int
+    threshold: int
 
 
 class Genesis(Struct):
