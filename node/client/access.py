@@ -2,7 +2,7 @@
 
     with NodeClient("http://127.0.0.1:8680") as client:
         result = fetch_asset(client, key, asset, "ai_training", Path("song.wav"), model=model_id)
-        result.access, result.releases_used, result.cid_verified     # the file is on disk
+        result.access, result.releases_used, result.transfer_s      # the file is on disk, its CID checked
 
 ``fetch_asset`` signs an ``access`` event, waits until it is final (an authority releases
 nothing for less), collects the releases of at least k authorities for it (each
@@ -63,7 +63,8 @@ class Opened:
     """Share indices the key was recovered from."""
     bad_shares: tuple[int, ...]
     """Share indices whose release did not match the custody's commitments (named, then left out)."""
-    cid_verified: bool = True
+    transfer_s: float
+    """Seconds from asking the node for the sealed content to the checked file on disk."""
 
 
 def fetch_asset(
@@ -100,8 +101,9 @@ def fetch_asset(
     deadline = time.monotonic() + timeout
     _wait_final(client, access, deadline, on_status)
     content_key, used, bad = _collect_key(client, key, asset, access, custody, deadline, on_status)
+    started = time.monotonic()
     size = _write_plain(client, content_key, asset, output, progress)
-    return Opened(asset, output, size, access, used, bad)
+    return Opened(asset, output, size, access, used, bad, time.monotonic() - started)
 
 
 def open_own_asset(client: NodeClient, key: SigningKey, asset: str, output: Path, *, progress: Progress | None = None) -> Opened:
@@ -112,8 +114,9 @@ def open_own_asset(client: NodeClient, key: SigningKey, asset: str, output: Path
         content_key = open_holder_copy(custody, key)
     except ProtocolError as exc:
         raise AccessFailed(exc.message) from None
+    started = time.monotonic()
     size = _write_plain(client, content_key, asset, output, progress)
-    return Opened(asset, output, size, None, (), ())
+    return Opened(asset, output, size, None, (), (), time.monotonic() - started)
 
 
 def custody_for_upload(client: NodeClient, content_key: bytes, registration: AssetRegister) -> Custody:
