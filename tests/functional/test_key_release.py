@@ -128,3 +128,50 @@ def test_releases_only_for_final_accesses_and_k_of_n_recover(start_network, tmp_
         node.wait_for_height(after)
         assert event_status(node, loser) != "final"
         assert releases_of(node, loser) == []
+
+
+def test_an_access_on_a_reverted_branch_gets_no_release(start_network, tmp_path):
+    """Cut off, one authority of four includes an access but cannot make it final; the others revoke the license and win."""
+    nodes = start_network(4, authorities=4, block_period_ms=300)
+    for node in nodes:
+        wait_for_peers(node, 3)
+    ada, mia = Client(nodes[1]), Client(nodes[0])
+    for person, name, roles in [(ada, "Ada", ("creator",)), (mia, "Mia", ("consumer",))]:
+        wait_final_everywhere(nodes, person.send(ParticipantRegister(name, roles)))
+    upload = ada.upload(make_wav(0.5, seed=8))
+    cid, size = upload["cid"], upload["size"]
+    authorities = nodes[1].get("/v1/authorities")["authorities"]
+    custody = build_custody(bytes.fromhex(upload["content_key"]), cid, authorities, [ada.did])
+    wait_final_everywhere(nodes, ada.send(replace(asset_body(upload, ada.did), custody=custody)))
+    grant = ada.send(LicenseGrant(asset=cid, grantee=mia.did, purposes=("ai_training",), expires=0, max_accesses=0))
+    wait_final_everywhere(nodes, grant)
+
+    alone, others = nodes[0], nodes[1:]
+    own = alone.get("/v1/status")["authority"]
+
+    def cut_off_able_to_sign() -> bool:
+        """node0 alone may sign the next block only if it signed neither of the last two (the signing limit)."""
+        alone.set_peering(False)
+        wait_until(lambda: not alone.get("/v1/status")["peers"], what="node0 cut off")
+        head = alone.get("/v1/status")["head_height"]
+        if own not in {alone.get(f"/v1/blocks/{height}")["proposer"] for height in (head, head - 1)}:
+            return True
+        alone.set_peering(True)
+        wait_for_peers(alone, 3)
+        alone.wait_for_height(head + 2)
+        return False
+
+    wait_until(cut_off_able_to_sign, timeout=60, poll=0.2, what="node0 cut off at a head it may build on")
+    reverted = mia.send(access(cid, size, alone.get("/v1/status")["node_id"]))
+    wait_until(lambda: event_status(alone, reverted) == "included", what="the access in node0's own block")
+    revoke = ada.send(LicenseRevoke(license=bytes.fromhex(grant)))
+    wait_final_everywhere(others, revoke)
+    assert event_status(alone, reverted) == "included", "one authority of four cannot make its block final"
+
+    alone.set_peering(True)
+    wait_until(lambda: event_status(alone, revoke) == "final", what="node0 on the others' branch")
+    after = others[0].get("/v1/status")["head_height"] + 3
+    for node in nodes:
+        node.wait_for_height(after)
+        assert event_status(node, reverted) != "final"
+        assert releases_of(node, reverted) == []
