@@ -32,7 +32,7 @@ import nacl.exceptions
 import nacl.public
 
 from .encoding import sha256
-from .errors import ProtocolError
+from .errors import InvalidKey, ProtocolError
 from .fields import FieldReader
 from .keys import SigningKey, public_key_from_did
 
@@ -197,8 +197,11 @@ def combine_shares(shares: Mapping[int, bytes]) -> bytes:
 
 
 def x25519_public_key(did: str) -> nacl.public.PublicKey:
-    """The X25519 key of an Ed25519 did:key (libsodium's birational map)."""
-    return nacl.public.PublicKey(nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(public_key_from_did(did)))
+    """The X25519 key of an Ed25519 did:key (libsodium's birational map); InvalidKey for a point it refuses."""
+    try:
+        return nacl.public.PublicKey(nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(public_key_from_did(did)))
+    except nacl.exceptions.CryptoError:
+        raise InvalidKey(f"{did} names no key a share can be sealed to (not a point of prime order)") from None
 
 
 def x25519_private_key(key: SigningKey) -> nacl.public.PrivateKey:

@@ -86,8 +86,13 @@ class KeyReleaser:
         except BadShare as exc:
             log.warning("asset %s: cannot release for access %s: my %s", body.asset, access_id.hex()[:12], exc.message)
             return None
-        log.info("access %s: releasing share %d of %s to %s", access_id.hex()[:12], share.index, body.asset, consumer)
-        return sign_release(self._key, access_id, body.asset, share.index, value, consumer)
+        try:
+            release = sign_release(self._key, access_id, body.asset, share.index, value, consumer)
+        except ProtocolError as exc:
+            log.warning("access %s: cannot seal a share to its consumer: %s", access_id.hex()[:12], exc.message)
+            return None
+        log.info("access %s: released share %d of %s to %s", access_id.hex()[:12], share.index, body.asset, consumer)
+        return release
 
 
 def judge_release(chain: ChainStore, final: ChainTip, release: KeyRelease) -> tuple[bool, str]:

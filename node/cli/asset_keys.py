@@ -91,18 +91,21 @@ def reshare_command(ctx: Context) -> None:
     client = ctx.client
     key = ctx.signing_key()
     record = client.get(f"/v1/assets/{segment(args.cid)}", {"limit": 1})["asset"]
-    custody = custody_from_view(record)
+    try:
+        custody = custody_from_view(record)
+    except AccessFailed as exc:
+        raise CliError(exc.message) from None
     if custody is None:
         raise CliError(f"asset {args.cid} has no key custody to reshare")
     holders = [share["account"] for share in record["rights_holders"]]
     if key.did not in holders:
         raise UsageError(f"only a rights holder of {args.cid} may reshare its key; your key is {key.did}")
+    authorities = client.get("/v1/authorities")["authorities"]
     try:
         content_key = open_holder_copy(custody, key)
+        body = AssetReshare(asset=args.cid, custody=build_custody(content_key, args.cid, authorities, holders))
     except ProtocolError as exc:
         raise CliError(exc.message) from None
-    authorities = client.get("/v1/authorities")["authorities"]
-    body = AssetReshare(asset=args.cid, custody=build_custody(content_key, args.cid, authorities, holders))
     del content_key
     state = submit_and_follow(client, key, body, wait=not args.no_wait, timeout=args.timeout, out=ctx.out)
     document = {"asset": args.cid, "threshold": body.custody.threshold, "authorities": authorities, "event": state}

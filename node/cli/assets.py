@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.cid import RAW, cid_from_str, cid_to_str, make_cid
-from protocol.errors import InvalidCID, InvalidEvent
+from protocol.errors import InvalidCID, InvalidEvent, ProtocolError
 from protocol.events import (
     ASSET_TYPES,
     AUDIO_ASSET_TYPES,
@@ -195,7 +195,10 @@ def upload_asset(ctx: Context) -> None:
     except InvalidEvent as exc:
         raise CliError(exc.message) from None
     # The node sealed the upload and handed its key over once: give it to the authorities and holders, then forget it.
-    body = replace(body, custody=custody_for_upload(ctx.client, bytes.fromhex(info.pop("content_key")), body))
+    try:
+        body = replace(body, custody=custody_for_upload(ctx.client, bytes.fromhex(info.pop("content_key")), body))
+    except ProtocolError as exc:
+        raise CliError(f"cannot share the content key among the authorities: {exc.message}") from None
     state = submit_and_follow(ctx.client, key, body, wait=not args.no_wait, timeout=args.timeout, out=ctx.out)
     document = {"asset": info["cid"], "content": info, "event": state}
     ctx.out.emit(document, render_registered)

@@ -129,7 +129,12 @@ def custody_for_upload(client: NodeClient, content_key: bytes, registration: Ass
 def custody_from_view(record: dict[str, Any]) -> Custody | None:
     """The custody of an asset as GET /v1/assets/{cid} shows it, or None if it has none."""
     wire = record.get("custody")
-    return None if wire is None else parse_custody(_from_json(wire))
+    if wire is None:
+        return None
+    try:
+        return parse_custody(_from_json(wire))
+    except (ProtocolError, ValueError, TypeError, AttributeError) as exc:
+        raise AccessFailed(f"the node shows a malformed key custody: {getattr(exc, 'message', exc)}") from None
 
 
 def _custody_of(record: dict[str, Any], asset: str) -> Custody:

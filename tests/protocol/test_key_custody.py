@@ -131,3 +131,12 @@ def test_custody_round_trips_and_bad_shapes_are_refused():
         parse_custody({**wire, "shares": twice})
     with pytest.raises(InvalidCustody, match="bytes"):
         parse_custody({**wire, "shares": [{**wire["shares"][0], "sealed": b"x"}, *wire["shares"][1:]]})
+
+
+def test_invalid_key_for_sealing_is_a_typed_error():
+    from protocol.errors import InvalidKey
+    from protocol.key_custody import seal_to
+    from protocol.keys import did_from_public_key
+
+    with pytest.raises(InvalidKey, match="no key a share can be sealed to"):
+        seal_to(did_from_public_key(bytes(32)), b"x" * 32)
