@@ -9,7 +9,7 @@ nothing for less), collects the releases of at least k authorities for it (each
 checked: the releaser's signature, that it holds the share index it names in the
 asset's custody, and that the opened share matches its commitment, so a bad share is
 named and left out), recovers the content key, streams the sealed content from the
-node (which fetches it from a peer first if it lacks it) and decrypts it while it comes,
+node (which fetches it from a peer, while the access becomes final, if it lacks it) and decrypts it while it comes,
 and keeps the file only if its plain root CID is the asset's. ``open_own_asset`` does the
 same for a rights holder with the key copy sealed to it, with no access and no release.
 
@@ -20,6 +20,7 @@ the key and the content are opened here, on the consumer's machine, and nowhere 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,7 @@ class Opened:
     bad_shares: tuple[int, ...]
     """Share indices whose release did not match the custody's commitments (named, then left out)."""
     transfer_s: float
-    """Seconds from asking the node for the sealed content to the checked file on disk."""
+    """Seconds the node took to pull the sealed content from its peers plus the seconds to stream, decrypt and check it here."""
 
 
 def fetch_asset(
@@ -99,11 +100,18 @@ def fetch_asset(
     except RpcError as exc:
         raise AccessFailed(f"the node refused the access: {exc.message}", access=access) from None
     deadline = time.monotonic() + timeout
-    _wait_final(client, access, deadline, on_status)
-    content_key, used, bad = _collect_key(client, key, asset, access, custody, deadline, on_status)
+    # The sealed bytes are anyone's: the node pulls them from its peers while the access becomes final.
+    pull = SealedPull(client.url, asset)
+    pull.start()
+    try:
+        _wait_final(client, access, deadline, on_status)
+        content_key, used, bad = _collect_key(client, key, asset, access, custody, deadline, on_status)
+    finally:
+        pull.join()
+    pulled_s = pull.result()
     started = time.monotonic()
     size = _write_plain(client, content_key, asset, output, progress)
-    return Opened(asset, output, size, access, used, bad, time.monotonic() - started)
+    return Opened(asset, output, size, access, used, bad, pulled_s + time.monotonic() - started)
 
 
 def open_own_asset(client: NodeClient, key: SigningKey, asset: str, output: Path, *, progress: Progress | None = None) -> Opened:
@@ -114,9 +122,12 @@ def open_own_asset(client: NodeClient, key: SigningKey, asset: str, output: Path
         content_key = open_holder_copy(custody, key)
     except ProtocolError as exc:
         raise AccessFailed(exc.message) from None
+    pull = SealedPull(client.url, asset)
+    pull.run()
+    pulled_s = pull.result()
     started = time.monotonic()
     size = _write_plain(client, content_key, asset, output, progress)
-    return Opened(asset, output, size, None, (), (), time.monotonic() - started)
+    return Opened(asset, output, size, None, (), (), pulled_s + time.monotonic() - started)
 
 
 def custody_for_upload(client: NodeClient, content_key: bytes, registration: AssetRegister) -> Custody:
@@ -220,12 +231,34 @@ def _open_release(key: SigningKey, raw: bytes, access: str, asset: str, custody:
     return value
 
 
+class SealedPull(threading.Thread):
+    """Asks the node to fetch an asset's sealed content from its peers (POST /v1/content/{cid}/fetch), on its own connection."""
+
+    def __init__(self, url: str, asset: str) -> None:
+        super().__init__(name=f"pull {asset}", daemon=True)
+        self._url, self._asset = url, asset
+        self._seconds: float | None = None
+        self._error: RpcError | None = None
+
+    def run(self) -> None:
+        started = time.monotonic()
+        try:
+            with NodeClient(self._url) as client:
+                client.request("POST", f"/v1/content/{segment(self._asset)}/fetch", timeout=600.0)
+        except RpcError as exc:
+            self._error = exc
+        self._seconds = time.monotonic() - started
+
+    def result(self) -> float:
+        """Seconds the pull took; AccessFailed if no node had the content."""
+        if self._error is not None:
+            raise AccessFailed(f"no node has the sealed content of {self._asset}: {self._error.message}")
+        assert self._seconds is not None, "result() before the pull ran"
+        return self._seconds
+
+
 def _write_plain(client: NodeClient, content_key: bytes, asset: str, output: Path, progress: Progress | None) -> int:
-    """Pull the sealed content to the node, stream it here, decrypt, and keep it only if its root CID is ``asset``."""
-    try:
-        client.request("POST", f"/v1/content/{segment(asset)}/fetch", timeout=600.0)
-    except RpcError as exc:
-        raise AccessFailed(f"no node has the sealed content of {asset}: {exc.message}") from None
+    """Stream the sealed content the node holds, decrypt it, and keep it only if its root CID is ``asset``."""
     partial = output.with_name(f".{output.name}.part")
     written = 0
     try:
