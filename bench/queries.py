@@ -223,6 +223,7 @@ def generate(data_dir: Path, genesis: Genesis, authority: SigningKey, people: di
                 rights_holders=holders,
                 parents=(),
                 terms=terms,
+                sealed_cid=cid_to_str(make_cid(RAW, f"bench-sealed-{n}".encode())),
                 fingerprint=random_fingerprint(rng),
             )
             writer.send(owner, body)

@@ -12,6 +12,7 @@ from protocol.genesis import Genesis
 from protocol.keys import SigningKey
 from protocol.state import BlockContext
 from storage.database import Stores, open_stores
+from storage.releases import ReleaseStore
 
 from node.chain.clock import Clock, system_clock
 from node.chain.content_sweeper import run_content_sweeper
@@ -21,6 +22,7 @@ from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.journal import EventJournal
 from node.files.node_keys import key_from_seed, read_key_file, write_key_file
+from node.chain.key_release import CustodyWatch, KeyReleaser
 from node.chain.ledger import HeadChange, Ledger
 from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
@@ -139,6 +141,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
     importer = BlockImporter(ledger, clock)
     liveness = AuthorityLiveness(clock)
+    releases = ReleaseStore(stores.db)
     network = Network(
         config.p2p,
         node_key,
@@ -148,6 +151,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         importer,
         stores.content,
         votes,
+        releases,
         replicate=wants_replication(config, key),
         max_content_bytes=config.rpc.max_upload_bytes,
         liveness=liveness,
@@ -158,6 +162,11 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     votes.on_evidence(network.announce_evidence)
     ledger.add_finality_listener(network.on_finality_change)
     voter = _voter(config, ledger, votes, key, network)
+    releaser = KeyReleaser(ledger, releases, key, network.announce_release)
+    ledger.add_finality_listener(releaser.on_finality)
+    custody_watch = CustodyWatch(ledger)
+    custody_watch.on_head_change()
+    ledger.add_listener(custody_watch.on_head_change)
     services = Services(
         config=config,
         genesis=genesis,
@@ -172,6 +181,8 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         importer=importer,
         votes=votes,
         liveness=liveness,
+        releases=releases,
+        custody_watch=custody_watch,
     )
     try:
         await network.start()
@@ -179,6 +190,9 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         raise ConfigError(f"cannot start networking on {config.p2p.listen}: {exc}") from None
     if voter is not None:
         voter.start()
+    made = releaser.release_up_to(ledger.finalized.height)
+    if made:
+        log.info("released %d key share(s) for accesses that became final while this node was away", made)
     try:
         await _serve(services, key, ready_file)
     finally:

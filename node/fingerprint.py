@@ -23,6 +23,7 @@ the absence of one proves nothing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile
@@ -39,10 +40,13 @@ _BINS = np.clip(np.round(_EDGES * FRAME / SAMPLE_RATE).astype(int), 1, FRAME // 
 _WINDOW = np.hanning(FRAME).astype(np.float32)
 
 
-def fingerprint_file(path: Path) -> bytes:
-    """The fingerprint of the first ``SECONDS`` (and a few more for trimming slack) of an audio file; b"" if unreadable or too short."""
+def fingerprint_file(source: Path | BinaryIO) -> bytes:
+    """The fingerprint of the first ``SECONDS`` (and a few more for trimming slack) of an audio file; b"" if unreadable or too short.
+
+    ``source`` is a path or a seekable file object (an upload's plain bytes opened from its sealed file).
+    """
     try:
-        with soundfile.SoundFile(str(path)) as audio:
+        with soundfile.SoundFile(str(source) if isinstance(source, Path) else source) as audio:
             rate = audio.samplerate
             samples = audio.read(frames=int(rate * (SECONDS + 2)), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError, OSError, ValueError):

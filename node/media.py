@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import mutagen
 import soundfile
 
 
-def probe_media(path: Path) -> dict[str, Any] | None:
+def probe_media(source: Path | BinaryIO) -> dict[str, Any] | None:
     """Format, duration, sample rate and channels of an audio file; None if it is not audio we can read.
 
+    ``source`` is a path or a seekable file object: an upload is probed through a reader
+    that opens its sealed file, since the plain audio is never written out.
     libsndfile (soundfile) reads WAV, FLAC, OGG/Vorbis, AIFF and more exactly from their
     headers; mutagen covers the compressed formats it does not (MP3, MP4/AAC).
     """
+    target: Any = str(source) if isinstance(source, Path) else source
     try:
-        info = soundfile.info(str(path))
+        info = soundfile.info(target)
     except (RuntimeError, soundfile.LibsndfileError, OSError):
         info = None
+    if not isinstance(source, Path):
+        source.seek(0)
     if info is not None and info.samplerate > 0 and info.channels > 0:
         return {
             "format": info.format.lower(),
@@ -27,7 +32,7 @@ def probe_media(path: Path) -> dict[str, Any] | None:
             "channels": int(info.channels),
         }
     try:
-        audio = mutagen.File(str(path))
+        audio = mutagen.File(target)
     except (mutagen.MutagenError, OSError):
         audio = None
     if audio is None or audio.info is None:

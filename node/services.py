@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from protocol.genesis import Genesis
 from storage.content import ContentStore
+from storage.releases import ReleaseStore
 
 from node.chain.clock import Clock
 from .config import Config
 from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
+from node.chain.key_release import CustodyWatch
 from node.chain.ledger import Ledger
 from node.chain.liveness import AuthorityLiveness
 from node.chain.mempool import Mempool
@@ -37,3 +39,7 @@ class Services:
     """Finality votes seen, on their way into the ledger."""
     liveness: AuthorityLiveness
     """When this node last heard from each authority (the producer's input; gossip feeds it)."""
+    releases: ReleaseStore
+    """Key releases this node made or relayed, by access."""
+    custody_watch: CustodyWatch
+    """Which assets' custody has fallen below k authorities."""

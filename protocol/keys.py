@@ -34,6 +34,7 @@ class Domain(bytes, enum.Enum):
     EVIDENCE = b"audiera/evidence/v1\x00"
     REQUEST = b"audiera/request/v1\x00"
     VOTE = b"audiera/vote/v1\x00"
+    RELEASE = b"audiera/key-release/v1\x00"
 
 
 def b58encode(data: bytes) -> str:

@@ -1,4 +1,10 @@
-"""The content blockstore: uploaded audio, addressed by IPFS-compatible CIDs.
+"""The content blockstore: sealed audio, addressed by IPFS-compatible CIDs.
+
+Only sealed streams are stored (protocol/sealing.py): an upload is sealed as it arrives,
+before any byte of it is written, and the file kept is the sealed stream, named by the
+root CID of its own UnixFS DAG (the *sealed CID*). The plain file's root CID (the asset
+id), its size and media facts are recorded beside it; the plain bytes never reach the
+disk, and the content key never does either.
 
 Each file is kept whole, as one flat file named by its root CID, and LevelDB indexes
 where each 256 KiB raw leaf lies in it (and holds the few dag-pb nodes). Writing the
@@ -25,6 +31,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection
@@ -33,6 +40,7 @@ import plyvel
 
 from protocol.cid import cid_to_str
 from protocol.encoding import decode, encode
+from protocol.sealing import SEALED_LEAF_SIZE, LEAF_SIZE, Sealer, leaf_count, open_leaf
 from protocol.unixfs import Chunker, DagBuilder
 
 from . import keys
@@ -43,13 +51,27 @@ from .fsutil import fsync_directory, make_private_directory
 
 @dataclass(frozen=True)
 class ContentInfo:
+    """A sealed file held here, and what is known of the plain file it seals."""
+
     cid: str
+    """The sealed CID: root of the sealed stream's own UnixFS DAG."""
     size: int
+    """Bytes of the sealed stream."""
     media: dict[str, Any] | None
     """Audio facts read at upload (format, duration_ms, sample_rate, channels), if audio."""
+    asset: str | None = None
+    """The plain file's root CID (the asset id), when this node knows which asset it seals."""
+    asset_size: int | None = None
+    """Bytes of the plain file, when known."""
 
     def to_wire(self) -> dict[str, Any]:
-        return {"cid": self.cid, "size": self.size, "media": self.media}
+        return {
+            "cid": self.asset,
+            "size": self.asset_size,
+            "sealed_cid": self.cid,
+            "sealed_size": self.size,
+            "media": self.media,
+        }
 
 
 @dataclass(frozen=True)
@@ -97,8 +119,13 @@ class ContentStore:
             removed += 1
         return removed
 
-    def start_ingest(self, max_bytes: int, *, limits: UploadLimits | None = None, now_ms: int = 0) -> "Ingest":
-        """An ingest; with ``limits``, a client's upload, counted against those limits and kept as pending from ``now_ms``."""
+    def start_ingest(
+        self, max_bytes: int, *, limits: UploadLimits | None = None, now_ms: int = 0, key: bytes | None = None
+    ) -> "Ingest":
+        """An ingest; with ``limits``, a client's upload, counted against those limits and kept as pending from ``now_ms``.
+
+        With ``key`` it takes plain bytes and seals them with it; without, it takes a sealed stream.
+        """
         if limits is not None:
             with self._lock:
                 if self._uploads_in_flight >= limits.max_concurrent:
@@ -109,7 +136,7 @@ class ContentStore:
                         "register them or wait until unregistered ones expire"
                     )
                 self._uploads_in_flight += 1
-        return Ingest(self, max_bytes, limits, now_ms)
+        return Ingest(self, max_bytes, limits, now_ms, key)
 
     def _charge(self, size: int, limits: UploadLimits) -> None:
         with self._lock:
@@ -136,9 +163,10 @@ class ContentStore:
         removed, kept = [], []
         for key, raw in list(self._db.iterator(prefix=keys.CONTENT_PENDING)):
             root, record = key[len(keys.CONTENT_PENDING) :].decode(), decode(raw)
-            if root in awaited:
+            asset = record.get("asset", root)
+            if asset in awaited:
                 continue
-            if is_registered(root):
+            if is_registered(asset):
                 with self._lock:
                     self._db.delete(key, sync=True)
                     self.pending_bytes -= record["size"]
@@ -156,6 +184,9 @@ class ContentStore:
                     self._unindex_leaf(batch, leaf, root)
                 batch.delete(keys.CONTENT_ROOT + root.encode())
                 batch.delete(keys.CONTENT_PENDING + root.encode())
+                asset = record.get("asset")
+                if asset is not None and self._db.get(keys.CONTENT_SEALED + asset.encode()) == root.encode():
+                    batch.delete(keys.CONTENT_SEALED + asset.encode())
             self.pending_bytes -= record["size"]
             self.pending_files -= 1
         # The dag-pb nodes stay: another file may share one, and they are a few bytes per leaf.
@@ -177,11 +208,20 @@ class ContentStore:
         batch.delete(keys.CONTENT_LEAF + leaf)
 
     def info(self, cid: str) -> ContentInfo | None:
+        """The sealed file ``cid`` names: a sealed CID, or an asset id whose upload was sealed here."""
         raw = self._db.get(keys.CONTENT_ROOT + cid.encode())
         if raw is None:
-            return None
+            sealed = self._db.get(keys.CONTENT_SEALED + cid.encode())
+            if sealed is None:
+                return None
+            cid = sealed.decode()
+            raw = self._db.get(keys.CONTENT_ROOT + sealed)
+            if raw is None:
+                return None
         facts = decode(raw)
-        return ContentInfo(cid=cid, size=facts["size"], media=facts["media"])
+        return ContentInfo(
+            cid=cid, size=facts["size"], media=facts["media"], asset=facts.get("asset"), asset_size=facts.get("asset_size")
+        )
 
     def has(self, cid: str) -> bool:
         return self._db.get(keys.CONTENT_ROOT + cid.encode()) is not None
@@ -203,7 +243,14 @@ class ContentStore:
             return file.read(length)
 
     def _commit(
-        self, temp: Path, size: int, leaves: list[tuple[bytes, int, int]], nodes, root: str, media, pending_at: int | None
+        self,
+        temp: Path,
+        size: int,
+        leaves: list[tuple[bytes, int, int]],
+        nodes,
+        root: str,
+        facts: dict[str, Any],
+        pending_at: int | None,
     ) -> tuple[ContentInfo, bool]:
         """Index the file under ``root``; the info, and whether it is new here."""
         with self._lock:
@@ -220,19 +267,31 @@ class ContentStore:
                         batch.put(keys.CONTENT_LEAF_COPY + leaf_cid + root.encode(), encode([offset, length]))
                 for node_cid, node in nodes:
                     batch.put(keys.CONTENT_NODE + node_cid, node)
-                batch.put(keys.CONTENT_ROOT + root.encode(), encode({"size": size, "media": media}))
+                batch.put(keys.CONTENT_ROOT + root.encode(), encode({"size": size, **facts}))
+                asset = facts.get("asset")
+                if asset is not None:
+                    batch.put(keys.CONTENT_SEALED + asset.encode(), root.encode())
                 if pending_at is not None:
                     record = {"at": pending_at, "size": size, "leaves": sorted({leaf for leaf, _, _ in leaves})}
+                    if asset is not None:
+                        record["asset"] = asset
                     batch.put(keys.CONTENT_PENDING + root.encode(), encode(record))
             if pending_at is not None:
                 self.pending_files += 1
-        return ContentInfo(cid=root, size=size, media=media), True
+        return self.info(root), True  # type: ignore[return-value]
 
 
 class Ingest:
-    """One upload in progress. ``write`` and ``finish`` do blocking I/O: call them off the event loop."""
+    """One upload or fetch in progress. ``write`` and ``finish`` do blocking I/O: call them off the event loop.
 
-    def __init__(self, store: ContentStore, max_bytes: int, limits: UploadLimits | None, now_ms: int) -> None:
+    With a content key (a client's upload) the plain bytes written are sealed before
+    they reach the file, and the plain root CID is computed beside the sealed one;
+    without one (a fetch from peers) the bytes are a sealed stream already.
+    """
+
+    def __init__(
+        self, store: ContentStore, max_bytes: int, limits: UploadLimits | None, now_ms: int, key: bytes | None
+    ) -> None:
         self._store = store
         self._max_bytes = max_bytes
         self._limits = limits
@@ -245,27 +304,42 @@ class Ingest:
         self._builder = DagBuilder()
         self._leaves: list[tuple[bytes, int, int]] = []
         self.size = 0
+        """Sealed bytes written."""
+        self._key = key
+        self._sealer = Sealer(key) if key is not None else None
+        self._plain_chunker = Chunker()
+        self._plain_builder = DagBuilder()
+        self.plain_size = 0
+        self.plain_cid: str | None = None
+        """The plain root CID, once ``close_file`` has sealed the last leaf."""
 
     def write(self, data: bytes) -> None:
-        if self.size + len(data) > self._max_bytes:
+        """Add plain bytes of an upload (sealed here), or sealed bytes when there is no key."""
+        if self.plain_size + len(data) > self._max_bytes:
             raise ContentError(f"upload is larger than this node's limit of {self._max_bytes} bytes")
-        if self._limits is not None:
-            self._store._charge(len(data), self._limits)
-            self._charged += len(data)
-        self.size += len(data)
+        self.plain_size += len(data)
+        if self._sealer is None:
+            self._write_sealed(data)
+            return
+        for leaf in self._plain_chunker.feed(data):
+            self._plain_builder.add_leaf(leaf)
+        for sealed in self._sealer.feed(data):
+            self._write_sealed(sealed)
+
+    def _write_sealed(self, data: bytes) -> None:
         for leaf in self._chunker.feed(data):
             self._add_leaf(leaf)
 
     def write_verified_leaves(self, leaves: list[tuple[bytes, bytes]]) -> None:
-        """Append whole leaves, as (raw-leaf CID, data) pairs already checked against their CIDs.
+        """Append whole leaves of a sealed stream, as (raw-leaf CID, data) pairs already checked against their CIDs.
 
         For a fetch from peers: the leaves come cut and hashed, so they are written as
         they are instead of being re-cut and hashed again. A leaf that is not where this
         node's chunking would put it (a short leaf before the last) is refused, as the
         root it would build could not be the one asked for.
         """
-        if self._chunker.pending:
-            raise ContentError("whole leaves cannot follow a partial chunk")
+        if self._chunker.pending or self._sealer is not None:
+            raise ContentError("whole sealed leaves cannot follow a partial chunk or go into an upload")
         for cid, data in leaves:
             if self.size + len(data) > self._max_bytes:
                 raise ContentError(f"content is larger than this node's limit of {self._max_bytes} bytes")
@@ -273,19 +347,29 @@ class Ingest:
                 self._builder.add_verified_leaf(cid, len(data))
             except ValueError as exc:
                 raise ContentError(f"leaf {cid_to_str(cid)} does not fit this node's chunking: {exc}") from None
-            self.size += len(data)
             self._store_leaf(cid, data)
 
     def _add_leaf(self, leaf: bytes) -> None:
         self._store_leaf(self._builder.add_leaf(leaf), leaf)
 
     def _store_leaf(self, cid: bytes, leaf: bytes) -> None:
+        if self._limits is not None:
+            self._store._charge(len(leaf), self._limits)
+            self._charged += len(leaf)
         offset = self._file.size
         self._file.write(leaf)
+        self.size += len(leaf)
         self._leaves.append((cid, offset, len(leaf)))
 
     def close_file(self) -> None:
-        """Write the last leaf and make the bytes durable; the file can then be probed."""
+        """Seal and write the last leaf and make the bytes durable; the file can then be probed."""
+        if self._sealer is not None:
+            tail = self._plain_chunker.flush()
+            if tail is not None:
+                self._plain_builder.add_leaf(tail)
+            self.plain_cid = cid_to_str(self._plain_builder.finish().root)
+            for sealed in self._sealer.finish(self.plain_cid):
+                self._write_sealed(sealed)
         tail = self._chunker.flush()
         if tail is None and not self._leaves:
             tail = b""  # an empty file is one empty raw leaf, indexed so that it is served too
@@ -293,15 +377,29 @@ class Ingest:
             self._add_leaf(tail)
         self._file.close()
 
-    def finish(self, media: dict[str, Any] | None) -> ContentInfo:
-        """Index the closed file under its root CID; idempotent for content already held."""
+    def open_plain(self) -> "SealedFileReader":
+        """The upload's plain bytes, opened from the sealed file leaf by leaf (after ``close_file``)."""
+        if self._key is None or self.plain_cid is None:
+            raise ValueError("only a closed upload has plain bytes to read")
+        return SealedFileReader(self.temp_path, self._key, self.plain_cid, self.plain_size)
+
+    def finish(self, media: dict[str, Any] | None, *, asset: str | None = None, asset_size: int | None = None) -> ContentInfo:
+        """Index the closed file under its sealed root CID; idempotent for content already held.
+
+        An upload records the plain CID it computed; a fetch records ``asset`` if it knows it.
+        """
         if not self._file.closed:
             self.close_file()  # else the tail leaf would be missing from the CID and the file
+        if self.plain_cid is not None:
+            asset, asset_size = self.plain_cid, self.plain_size
         result = self._builder.finish()
         root = cid_to_str(result.root)
         pending_at = self._now_ms if self._limits is not None else None
+        facts: dict[str, Any] = {"media": media}
+        if asset is not None:
+            facts |= {"asset": asset, "asset_size": asset_size}
         try:
-            info, new = self._store._commit(self.temp_path, self.size, self._leaves, result.nodes, root, media, pending_at)
+            info, new = self._store._commit(self.temp_path, self.size, self._leaves, result.nodes, root, facts, pending_at)
         except BaseException:
             self._end(refund=self._charged)
             raise
@@ -318,3 +416,61 @@ class Ingest:
             self._ended = True
             self._store._end_upload(refund)
 
+
+class SealedFileReader(io.RawIOBase):
+    """A read-only, seekable view of the plain bytes of a sealed file, opened one leaf at a time.
+
+    For what must read the plain audio at upload (media facts, fingerprint) without it
+    ever being written out: only the leaf being read is held in memory.
+    """
+
+    def __init__(self, path: Path, key: bytes, plain_cid: str, plain_size: int) -> None:
+        super().__init__()
+        self._sealed = open(path, "rb")
+        self._key = key
+        self._plain_cid = plain_cid
+        self._size = plain_size
+        self._leaves = leaf_count(os.fstat(self._sealed.fileno()).st_size)
+        self._pos = 0
+        self._cached: tuple[int, bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise OSError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` as far as the file goes (across leaves: readers of audio expect full reads)."""
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and self._pos < self._size:
+            index, within = divmod(self._pos, LEAF_SIZE)
+            leaf = self._leaf(index)
+            count = min(len(view) - filled, len(leaf) - within)
+            view[filled : filled + count] = leaf[within : within + count]
+            filled += count
+            self._pos += count
+        return filled
+
+    def _leaf(self, index: int) -> bytes:
+        if self._cached is None or self._cached[0] != index:
+            self._sealed.seek(index * SEALED_LEAF_SIZE)
+            sealed = self._sealed.read(SEALED_LEAF_SIZE)
+            self._cached = (index, open_leaf(self._key, self._plain_cid, index, sealed, index == self._leaves - 1))
+        return self._cached[1]
+
+    def close(self) -> None:
+        self._sealed.close()
+        self._cached = None
+        super().close()

@@ -121,11 +121,13 @@ class EventIntake:
     def _check_local(self, event: Event) -> None:
         body = event.body
         if isinstance(body, AssetRegister):
-            info = self._content.info(body.cid)
+            info = self._content.info(body.sealed_cid)
             if info is None:
-                raise ContentMissing(f"content {body.cid} is not on this node: upload it here first")
-            if info.size != body.size:
-                raise Rejected(f"asset size {body.size} does not match the uploaded content ({info.size} bytes)")
+                raise ContentMissing(f"sealed content {body.sealed_cid} is not on this node: upload {body.cid} here first")
+            if info.asset != body.cid:
+                raise Rejected(f"sealed content {body.sealed_cid} does not seal {body.cid}, but {info.asset}")
+            if info.asset_size != body.size:
+                raise Rejected(f"asset size {body.size} does not match the uploaded content ({info.asset_size} bytes)")
             if info.media is None and body.media is not None:
                 raise Rejected(f"content {body.cid} is not audio this node can read, so it cannot carry media facts")
             if info.media is not None and body.media is not None and body.media.to_wire() != info.media:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import mimetypes
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from protocol.cid import RAW, cid_from_str, cid_to_str, make_cid
-from protocol.errors import InvalidCID, InvalidEvent
+from protocol.errors import InvalidCID, InvalidEvent, ProtocolError
 from protocol.events import (
     ASSET_TYPES,
     AUDIO_ASSET_TYPES,
@@ -21,7 +22,9 @@ from protocol.events import (
 from protocol.keys import is_did
 
 from node.client import segment
+from node.client.access import custody_for_upload
 
+from .asset_keys import register_asset_key_commands
 from .asset_views import render_asset, render_terms
 from .context import Context
 from .errors import CliError, UsageError
@@ -35,6 +38,7 @@ from .terms_options import add_terms_options, terms_from_args
 # Stands in for the content's CID and media while the other fields are checked, so that
 # a typo in --isrc is reported before a long upload rather than after it.
 _PLACEHOLDER_CID = cid_to_str(make_cid(RAW, b""))
+_PLACEHOLDER_SEALED_CID = cid_to_str(make_cid(RAW, b"sealed"))
 _PLACEHOLDER_MEDIA = {"format": "wav", "duration_ms": 1, "sample_rate": 1, "channels": 1}
 
 
@@ -102,7 +106,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     upload.set_defaults(handler=upload_asset)
 
     asset = commands.add_parser("asset", parents=common, help="show an asset, change its terms, withdraw it")
-    actions = asset.add_subparsers(dest="asset_command", required=True, metavar="{show,terms,withdraw}")
+    actions = asset.add_subparsers(dest="asset_command", required=True, metavar="{show,terms,withdraw,open,reshare}")
     show = actions.add_parser("show", parents=common, help="an asset's facts, terms, status and history")
     show.add_argument("cid", type=asset_cid, metavar="CID")
     add_page_options(show, "history entries")
@@ -121,6 +125,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     withdraw.add_argument("--reason", default="", help="why (up to 500 characters)")
     add_wait_options(withdraw)
     withdraw.set_defaults(handler=withdraw_asset)
+    register_asset_key_commands(actions, common, asset_cid)
 
 
 # ------------------------------------------------------------ upload
@@ -162,7 +167,7 @@ def draft_registration(ctx: Context) -> dict[str, Any]:
         "terms": terms_from_args(args).to_wire(),
     }
     try:
-        AssetRegister.from_wire({"cid": _PLACEHOLDER_CID, "size": 1, "media": _PLACEHOLDER_MEDIA, "fingerprint": b"", **draft})
+        AssetRegister.from_wire({"cid": _PLACEHOLDER_CID, "sealed_cid": _PLACEHOLDER_SEALED_CID, "size": 1, "media": _PLACEHOLDER_MEDIA, "fingerprint": b"", **draft})
     except InvalidEvent as exc:
         raise UsageError(exc.message) from None
     return draft
@@ -186,16 +191,28 @@ def upload_asset(ctx: Context) -> None:
         )
     try:
         fingerprint = bytes.fromhex(info.get("fingerprint") or "")
-        body = AssetRegister.from_wire({"cid": info["cid"], "size": info["size"], "media": info["media"], "fingerprint": fingerprint, **draft})
+        body = AssetRegister.from_wire({"cid": info["cid"], "sealed_cid": info["sealed_cid"], "size": info["size"], "media": info["media"], "fingerprint": fingerprint, **draft})
     except InvalidEvent as exc:
         raise CliError(exc.message) from None
+    # The node sealed the upload and handed its key over once: give it to the authorities and holders, then forget it.
+    try:
+        body = replace(body, custody=custody_for_upload(ctx.client, bytes.fromhex(info.pop("content_key")), body))
+    except ProtocolError as exc:
+        raise CliError(f"cannot share the content key among the authorities: {exc.message}") from None
     state = submit_and_follow(ctx.client, key, body, wait=not args.no_wait, timeout=args.timeout, out=ctx.out)
     document = {"asset": info["cid"], "content": info, "event": state}
     ctx.out.emit(document, render_registered)
 
 
 def render_content(info: dict[str, Any]) -> str:
-    return fields([("cid", info["cid"]), ("size", format_bytes(info["size"])), ("media", format_media(info["media"]))])
+    return fields(
+        [
+            ("cid", info["cid"]),
+            ("sealed cid", info["sealed_cid"]),
+            ("size", format_bytes(info["size"])),
+            ("media", format_media(info["media"])),
+        ]
+    )
 
 
 def render_registered(document: dict[str, Any]) -> str:

@@ -1,4 +1,7 @@
-"""Content exchange: fetching a whole file from peers (``content_server`` serves them).
+"""Content exchange: fetching a whole sealed file from peers (``content_server`` serves them).
+
+Only sealed streams are stored, so only sealed blocks are ever asked for or served: a
+peer learns nothing of the audio from them without the asset's content key.
 
 A fetch walks the file's UnixFS DAG from its root, pulls leaves from peers in batches
 (several requests in flight), checks every block against its CID as it arrives, and
@@ -9,8 +12,10 @@ CIDs: a file is only kept if its root is exactly the one asked for.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Coroutine
 
 from protocol.cid import DAG_PB, cid_codec, cid_from_str, cid_to_str, is_valid_block
@@ -19,7 +24,6 @@ from protocol.unixfs import decode_file_node
 from storage.content import ContentInfo, ContentStore
 from storage.errors import ContentError
 
-from ..media import probe_media
 from .host import P2PError
 from .messages import MAX_CONTENT_CIDS, decode_content_blocks, encode_content_request
 from .peers import PENALTY_BAD_RESPONSE
@@ -35,6 +39,18 @@ LEAVES_PER_REQUEST = 8
 size hardly matters: 4, 8, 16 and 24 leaves all measured 0.45-0.55 of one bare stream; 8
 keeps the memory held by answers in flight at 16 MiB."""
 REQUESTS_IN_FLIGHT = 8
+
+
+@dataclass(frozen=True)
+class AssetFacts:
+    """What a registration says of the content a sealed CID holds, recorded with it once fetched."""
+
+    asset: str
+    """The plain root CID (the asset id)."""
+    sealed_cid: str
+    size: int
+    """Bytes of the plain file."""
+    media: dict[str, Any] | None
 
 
 class FetchError(Exception):
@@ -66,19 +82,22 @@ class ContentExchange:
         self._in_progress: dict[str, asyncio.Task[ContentInfo]] = {}
         self._traffic = traffic if traffic is not None else TrafficCounters()
 
-    async def fetch(self, root: str) -> ContentInfo:
-        """Fetch a whole file from peers unless it is here already; one fetch per root at a time."""
+    async def fetch(self, root: str, asset: AssetFacts | None = None) -> ContentInfo:
+        """Fetch a whole sealed file from peers unless it is here already; one fetch per root at a time.
+
+        ``asset``, when the caller knows which asset ``root`` seals, is recorded with it.
+        """
         info = self._store.info(root)
         if info is not None:
             return info
         task = self._in_progress.get(root)
         if task is None:
-            task = self._spawn(self._fetch(root))
+            task = self._spawn(self._fetch(root, asset))
             self._in_progress[root] = task
             task.add_done_callback(lambda _: self._in_progress.pop(root, None))
         return await asyncio.shield(task)
 
-    async def _fetch(self, root: str) -> ContentInfo:
+    async def _fetch(self, root: str, asset: AssetFacts | None) -> ContentInfo:
         root_cid = cid_from_str(root)
         peers = [peer for peer in self._peers()]
         if not peers:
@@ -93,8 +112,9 @@ class ContentExchange:
         try:
             await self._pull_leaves(leaves, source, peers, lambda blocks: loop.run_in_executor(None, ingest.write_verified_leaves, blocks))
             await loop.run_in_executor(None, ingest.close_file)
-            media = await loop.run_in_executor(None, probe_media, ingest.temp_path)
-            info = await loop.run_in_executor(None, ingest.finish, media)
+            facts = {} if asset is None else {"asset": asset.asset, "asset_size": asset.size}
+            media = None if asset is None else asset.media
+            info = await loop.run_in_executor(None, functools.partial(ingest.finish, media, **facts))
         except ContentError as exc:
             await loop.run_in_executor(None, ingest.abort)
             raise FetchError(f"cannot store {root}: {exc}") from None

@@ -19,8 +19,10 @@ from libp2p.crypto.keys import KeyPair
 
 from protocol.blocks import Block
 from protocol.evidence import Equivocation, VoteEvidence
+from protocol.releases import KeyRelease
 from protocol.votes import Vote
 from storage.content import ContentInfo, ContentStore
+from storage.releases import ReleaseStore
 
 from ..config import P2PConfig
 from node.chain.importer import BlockImporter
@@ -31,11 +33,12 @@ from node.chain.mempool import Mempool
 from node.chain.vote_pool import VotePool
 
 from . import messages
-from .content_exchange import ContentExchange, FetchError
+from .content_exchange import AssetFacts, ContentExchange, FetchError
 from .content_server import ContentServer
 from .gossip import GossipHandler
 from .host import MAX_PERF_BYTES, P2PError, P2PHost, is_peer_id
 from .peering import RECONNECT_MIN_S, PeerManager
+from .release_gossip import ReleaseGossip
 from .replication import Replicator
 from .sync import Syncer
 from .sync_server import SyncServer
@@ -79,6 +82,7 @@ class Network:
         importer: BlockImporter,
         content: ContentStore,
         votes: VotePool,
+        releases: ReleaseStore,
         *,
         replicate: bool,
         max_content_bytes: int,
@@ -109,6 +113,7 @@ class Network:
             host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks, votes, liveness, traffic
         )
         self._sync_server = SyncServer(ledger.chain, traffic)
+        self._releases = ReleaseGossip(host, ledger.chain, lambda: ledger.finalized, releases, tag, self._tasks)
         self._content = ContentExchange(
             content,
             lambda peer, request: host.request_pipelined(peer, self._content_protocol, request),
@@ -128,13 +133,15 @@ class Network:
     async def start(self) -> None:
         host = self._host
         await host.start()
+        self._loop = asyncio.get_running_loop()
         if self._started_at is None:
-            self._started_at = asyncio.get_running_loop().time()
+            self._started_at = self._loop.time()
         await self._peers.serve()
         await host.serve(self._sync_protocol, self._sync_server.serve)
         await host.serve_pipelined(self._content_protocol, self._content_server.serve)
         await host.serve_perf()
         await self._gossip.start()
+        await self._releases.start(self._strike_soon, lambda peer: peer in self._peers.book.banned)
         log.info("p2p listening on %s", ", ".join(host.addresses))
 
     async def run(self) -> None:
@@ -146,6 +153,7 @@ class Network:
             tasks.create_task(self._syncer.run(), name="sync")
             tasks.create_task(self._gossip.run(), name="gossip")
             tasks.create_task(self._replicator.run(), name="replication")
+            tasks.create_task(self._releases.run(), name="key releases")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -183,8 +191,16 @@ class Network:
         self._gossip.announce_vote(vote)
 
     def on_finality_change(self, change: FinalityChange) -> None:
-        """Ledger listener: validators ignore votes at or below the new final block."""
+        """Ledger listener: validators ignore votes at or below the new final block, and
+        releases that waited on this node's finality are judged again."""
         self._gossip.on_head_change(HeadChange(applied=()))
+        self._releases.on_finality()
+
+    def announce_release(self, release: KeyRelease) -> None:
+        self._releases.announce(release)
+
+    def _strike_soon(self, peer: str, reason: str) -> None:  # from the network thread
+        self._loop.call_soon_threadsafe(self._peers.strike, peer, reason)
 
     def on_head_change(self, change: HeadChange) -> None:
         """Ledger listener."""
@@ -233,9 +249,9 @@ class Network:
         best = syncer.best_peer()
         return SyncStatus(syncer.syncing, syncer.target_height, best.peer_id if best else None)
 
-    async def fetch_content(self, cid: str) -> ContentInfo:
-        """Fetch content from peers and keep it here; raises FetchError."""
-        return await self._content.fetch(cid)
+    async def fetch_content(self, cid: str, asset: AssetFacts | None = None) -> ContentInfo:
+        """Fetch sealed content from peers and keep it here; raises FetchError."""
+        return await self._content.fetch(cid, asset)
 
     async def set_peering(self, enabled: bool, only: frozenset[str] | None = None) -> None:
         await self._peers.set_peering(enabled, only)

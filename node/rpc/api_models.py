@@ -87,6 +87,14 @@ class Status(Struct):
     peering: bool
     peering_only: list[str] | None
     mempool: MempoolSize
+    custody_at_risk: list["CustodyRisk"]
+    """Assets whose key fewer than k authorities in force hold shares of (a rights holder should reshare)."""
+
+
+class CustodyRisk(Struct):
+    asset: str
+    share_holders_left: int
+    threshold: int
 
 
 class Genesis(Struct):
@@ -297,6 +305,25 @@ class VoteEvidence(Struct):
     """The evidence's canonical MessagePack bytes: both signed votes."""
 
 
+class KeyReleaseView(Struct):
+    index: Annotated[int, Meta(ge=1, le=255)]
+    releaser: Did
+    release: Annotated[Hex, Meta(description="The signed release's canonical MessagePack bytes (protocol/releases.py)")]
+
+
+class AccessReleases(Struct):
+    """The key shares released for one access: each sealed to its consumer and signed by its authority."""
+
+    access: Id
+    asset: str
+    consumer: Did
+    height: int
+    final: bool
+    threshold: int | None
+    """How many releases recover the key (None: the asset has no custody)."""
+    releases: list[KeyReleaseView]
+
+
 class EvidenceList(Struct):
     evidence: list[Equivocation]
     vote_evidence: list[VoteEvidence]
@@ -332,6 +359,8 @@ class HistoryItem(Struct):
     index: int
     final: bool
     event: EventView
+    key_releases: int | UnsetType = UNSET
+    """For an access: how many key shares authorities released for it (that this node holds)."""
 
 
 class HistoryPage(Struct):
@@ -350,6 +379,9 @@ class AssetView(Struct):
     registered_at: int
     register_event: Id
     reupload_of: FreeForm | None
+    custody: FreeForm | None
+    """Who holds the content key (threshold, shares sealed to authorities, copies sealed to rights holders; bytes as hex)."""
+    custody_since: int | None
 
 
 class AssetWithHistory(Struct):
@@ -374,12 +406,18 @@ class AccountWithActivity(Struct):
 
 
 class ContentInfo(Struct):
-    cid: str
-    size: int
+    cid: str | None
+    """The asset id (plain root CID), when this node knows which asset the sealed content is."""
+    size: int | None
+    """Bytes of the plain file, when known."""
+    sealed_cid: str
+    sealed_size: int
     media: FreeForm | None
 
 
 class Uploaded(ContentInfo):
+    content_key: Hex
+    """The content key the upload was sealed with: this node's only copy, handed out once."""
     fingerprint: Hex | None
     possible_reupload_of: FreeForm | None
 

@@ -48,6 +48,7 @@ async def get_status(request: web.Request) -> web.Response:
             "peering": network.peering,
             "peering_only": None if network.peering_only is None else list(network.peering_only),
             "mempool": {"pending": services.mempool.ready_count, "queued": services.mempool.queued_count},
+            "custody_at_risk": [risk.to_wire() for risk in services.custody_watch.at_risk],
         }
     )
 

@@ -162,9 +162,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/assets/{cid}"): Operation(m.AssetWithHistory, errors=_LOOKUP),
     ("GET", "/v1/accounts/{did}"): Operation(m.AccountWithActivity, errors=(400,)),
     ("POST", "/v1/content"): Operation(
-        m.Uploaded, 201, (400, 413, 415, 429, 507),
+        m.Uploaded, 201, (400, 403, 413, 415, 429, 507),
         {"required": True, "content": {"audio/*": {"schema": _OCTETS}, "application/octet-stream": {"schema": _OCTETS}}, "description": "The file's bytes, streamed"},
     ),
+    ("GET", "/v1/content/{cid}"): Operation(None, errors=_LOOKUP, content="application/octet-stream"),
     ("GET", "/v1/content/{cid}/info"): Operation(m.ContentInfo, errors=_LOOKUP),
     ("POST", "/v1/content/{cid}/fetch"): Operation(m.ContentInfo, errors=(400, 502)),
     ("GET", "/v1/catalog"): Operation(m.CatalogPage, errors=(400,)),
@@ -172,10 +173,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/licenses/{id}"): Operation(m.LicenseView, errors=_LOOKUP),
     ("GET", "/v1/accounts/{did}/licenses"): Operation(m.AccountLicenses, errors=(400,)),
     ("GET", "/v1/assets/{cid}/licenses"): Operation(m.AssetLicenses, errors=(400,)),
-    ("POST", "/v1/access"): Operation(
-        _OCTETS, errors=(400, 403, 404, 409, 413, 415), content=("application/octet-stream",), description="The content, streamed",
-        body=_msgpack_body("A signed access event naming this node; the answer is the content or a refusal"),
-    ),
+    ("GET", "/v1/access/{id}/releases"): Operation(m.AccessReleases, errors=_LOOKUP),
     ("GET", "/v1/lineage/{ref}"): Operation(m.Lineage, errors=_LOOKUP),
     ("GET", "/v1/models/{id}/proof"): Operation(m.ManifestProof, errors=_LOOKUP),
     ("GET", "/v1/royalties/{did}"): Operation(m.Royalties, errors=(400,)),

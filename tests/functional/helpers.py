@@ -67,4 +67,5 @@ def asset_body(upload: dict, owner: str, *, title: str = "Test tone", holders: l
         rights_holders=tuple(Share(account, bps) for account, bps in (holders or [(owner, 10_000)])),
         parents=(),
         terms=Terms.make({"ai_training": (PURCHASE, 5), "data_mining": (ALLOWED, 0)}),
+        sealed_cid=upload["sealed_cid"],
     )

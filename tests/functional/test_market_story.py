@@ -104,9 +104,21 @@ def test_the_data_market_story(start_local_node, tmp_path):
     for cid, name in [(light, "light"), (drone, "drone")]:
         out = tmp_path / f"mia-{name}.wav"
         fetched = cli.json("fetch", cid, "--purpose", "ai_training", "-o", str(out), key="mia")
-        assert fetched["event"]["status"] == "final" and out.read_bytes() == files[name].read_bytes()
-        assert root_cid_of_file(out) == cid
+        assert node.get(f"/v1/events/{fetched['access']}")["status"] == "final" and out.read_bytes() == files[name].read_bytes()
+        assert root_cid_of_file(out) == cid and fetched["shares_used"] == [1]  # one authority: k = 1
+        releases = node.get(f"/v1/access/{fetched['access']}/releases")
+        assert releases["final"] and releases["threshold"] == 1 and len(releases["releases"]) == 1
     assert accesses_of(node, light) == accesses_of(node, drone) == 1
+    history = node.get(f"/v1/assets/{light}?limit=100")["history"]["items"]
+    assert [item["key_releases"] for item in history if item["event"]["kind"] == "access"] == [1]
+    # A rights holder opens its own asset with its sealed copy of the key; others cannot.
+    opened = cli.json("asset", "open", light, "-o", str(tmp_path / "ben-light.wav"), key="ben")
+    assert (tmp_path / "ben-light.wav").read_bytes() == files["light"].read_bytes() and opened["access"] is None
+    cli.refused("asset", "open", light, "-o", str(tmp_path / "x"), key="mia", says="holds no copy of this asset's key")
+    # The node keeps only sealed bytes: the plain audio is nowhere in its data directory.
+    needle = files["light"].read_bytes()[4096:4160]
+    for stored in (tmp_path / "net" / "node0").rglob("*"):
+        assert not stored.is_file() or needle not in stored.read_bytes(), f"plain audio in {stored}"
     for person, accesses in [(mia, 2), (ada, 2), (ben, 2)]:  # the consumer's activity, and each holder's
         activity = node.get(f"/v1/accounts/{person}?limit=100")["activity"]["items"]
         assert [item["event"]["kind"] for item in activity].count("access") == accesses

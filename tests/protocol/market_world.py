@@ -139,6 +139,7 @@ def asset(
         rights_holders=tuple(Share(holder.did, bps) for holder, bps in holders),
         parents=(),
         terms=terms or Terms.make(),
+        sealed_cid=cid(f"{tag}-sealed"),
     )
 
 

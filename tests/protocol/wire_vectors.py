@@ -95,6 +95,7 @@ def _bodies(accounts: list[str]) -> list[tuple[int, int, Body]]:
                 rights_holders=(Share(accounts[0], 7000), Share(accounts[1], 3000)),
                 parents=(),
                 terms=Terms.make({"ai_training": (PURCHASE, 5), "data_mining": (ALLOWED, 0)}),
+                sealed_cid=_asset_cid(2),
                 fingerprint=bytes.fromhex("0a1b2c3d4e5f6071"),
             ),
         ),

@@ -69,6 +69,7 @@ def register_asset(
         rights_holders=holders,
         parents=parents,
         terms=Terms.make(),
+        sealed_cid=cid_to_str(make_cid(RAW, f"sealed {cid}".encode())),
     )
     return sign_event(signer, body, nonce, GENESIS_TS + nonce)
 

@@ -196,7 +196,9 @@ def test_flat_file_and_info(content):
     assert tmp_files(content) == []
     assert content.has(info.cid)
     assert content.info(info.cid) == ContentInfo(cid=info.cid, size=len(data), media=MEDIA)
-    assert content.info(info.cid).to_wire() == {"cid": info.cid, "size": len(data), "media": MEDIA}
+    assert content.info(info.cid).to_wire() == {
+        "cid": None, "size": None, "sealed_cid": info.cid, "sealed_size": len(data), "media": MEDIA
+    }
     dataset = ingest(content, b"not audio at all", media=None)
     assert content.info(dataset.cid) == ContentInfo(cid=dataset.cid, size=16, media=None)
 

@@ -94,6 +94,7 @@ def an_asset(rng: random.Random, n: int) -> AssetRegister:
         rights_holders=holders,
         parents=(),
         terms=rng.choice(TERMS),
+        sealed_cid=asset_cid(f"q{n}-sealed"),
     )
 
 
@@ -216,7 +217,7 @@ def test_royalty_statement_and_usage_by_day(stores) -> None:
     alice, bob = CREATORS[0], CREATORS[1]
     chain.commit([chain.event(alice, ParticipantRegister("a", ("creator",))), chain.event(FAN, ParticipantRegister("f", ("consumer",)))])
     song = AssetRegister(asset_cid("song"), 1000, Media("wav", 1000, 44_100, 2), "Song", "", "track", "", (), "", "",
-                         (Share(alice.did, 7_000), Share(bob.did, 3_000)), (), Terms.make({"ai_inference": (PER_ACCESS, 10)}))
+                         (Share(alice.did, 7_000), Share(bob.did, 3_000)), (), Terms.make({"ai_inference": (PER_ACCESS, 10)}), asset_cid("song-sealed"))
     chain.commit([chain.event(alice, song)])
     day_one = day_of(chain.ts)
     access = Access(song.cid, "ai_inference", None, None, "12D3KooWNode", 1000, 1000)
@@ -279,7 +280,7 @@ def test_lineage_income_statement_paid_through_and_source_usage(stores) -> None:
         chain.event(APP_DEV, ParticipantRegister("e", ("app_developer",))),
     ])
     song = AssetRegister(asset_cid("song"), 1000, Media("wav", 1000, 44_100, 2), "Song", "", "track", "", (), "", "",
-                         (Share(alice.did, 7_000), Share(bob.did, 3_000)), (), Terms.make({"ai_training": (ALLOWED, 0)}))
+                         (Share(alice.did, 7_000), Share(bob.did, 3_000)), (), Terms.make({"ai_training": (ALLOWED, 0)}), asset_cid("song-sealed"))
     chain.commit([chain.event(alice, song)])
     manifest = (ManifestEntry(song.cid, None),)
     trained = chain.event(DEV, ModelRegister("m", "1", None, manifest, merkle_root([manifest_leaf(e) for e in manifest])))
