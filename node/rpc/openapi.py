@@ -165,7 +165,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         m.Uploaded, 201, (400, 403, 413, 415, 429, 507),
         {"required": True, "content": {"audio/*": {"schema": _OCTETS}, "application/octet-stream": {"schema": _OCTETS}}, "description": "The file's bytes, streamed"},
     ),
-    ("GET", "/v1/content/{cid}"): Operation(None, errors=_LOOKUP, content="application/octet-stream"),
+    ("GET", "/v1/content/{cid}"): Operation(
+        _OCTETS, errors=_LOOKUP, content=("application/octet-stream",), description="The sealed file, streamed: anyone may have it, only a key opens it"
+    ),
     ("GET", "/v1/content/{cid}/info"): Operation(m.ContentInfo, errors=_LOOKUP),
     ("POST", "/v1/content/{cid}/fetch"): Operation(m.ContentInfo, errors=(400, 502)),
     ("GET", "/v1/catalog"): Operation(m.CatalogPage, errors=(400,)),
