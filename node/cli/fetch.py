@@ -2,9 +2,11 @@
 
 The CLI signs an access event naming the asset, the purpose, the model or app it is for,
 and the node that serves it, and sends it to ``POST /v1/access``. The node answers with
-the content only if the rules admit the access (else one line: why not). The bytes go to
-a temporary file beside the target with a progress bar; the file's root CID must equal
-the asset's before it takes the target's name. Then the access is followed until final.
+the asset's sealed content only if the rules admit the access (else one line: why not):
+nodes hold and serve content only sealed (docs/sealed-content.md). The bytes go to a
+temporary file beside the target with a progress bar; the file's root CID must equal the
+sealed CID the asset's registration records before it takes the target's name. Then the
+access is followed until final.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.events import Access, sign_event
+from protocol.sealing import sealed_size
 from protocol.terms import PURPOSES
 from protocol.unixfs import root_cid_of_file
 
@@ -59,7 +62,8 @@ def fetch_asset(ctx: Context) -> None:
     key = ctx.signing_key()
     client = ctx.client
     node_id = client.get("/v1/status")["node_id"]
-    size = client.get(f"/v1/assets/{segment(args.cid)}", {"limit": 1})["asset"]["size"]
+    asset = client.get(f"/v1/assets/{segment(args.cid)}", {"limit": 1})["asset"]
+    size, sealed_cid = asset["size"], asset["sealed_cid"]
     if args.max_price is None:
         answer = client.post_json("/v1/preflight", {"assets": [args.cid], "purpose": args.purpose, "account": key.did})["items"][0]
         max_price = answer["price"] if answer["allowed"] else 0
@@ -77,16 +81,19 @@ def fetch_asset(ctx: Context) -> None:
     event = sign_event(key, body, nonce=next_nonce(client, key.did), ts=int(time.time() * 1000))
     partial = target.with_name(f".{target.name}.part")
     try:
-        received = download(client, event.raw, partial, size, ctx.out.stderr, target.name)
+        received = download(client, event.raw, partial, sealed_size(size), ctx.out.stderr, target.name)
         cid = root_cid_of_file(partial)
-        if cid != args.cid:
-            raise CliError(f"the node sent content with root CID {cid}, not {args.cid}; nothing was saved")
+        if cid != sealed_cid:
+            raise CliError(f"the node sent content with root CID {cid}, not the asset's sealed CID {sealed_cid}; nothing was saved")
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     access_id = event.id.hex()
     state = {"id": access_id, "status": "pending"} if args.no_wait else wait_until_final(client, access_id, args.timeout, ctx.out)
-    document = {"asset": args.cid, "file": str(target), "bytes": received, "cid_verified": True, "access": access_id, "event": state}
+    document = {
+        "asset": args.cid, "sealed_cid": sealed_cid, "file": str(target), "bytes": received, "cid_verified": True,
+        "access": access_id, "event": state,
+    }
     ctx.out.emit(document, render_fetch)
 
 
@@ -94,7 +101,7 @@ def render_fetch(d: dict[str, Any]) -> str:
     return fields(
         [
             ("asset", d["asset"]),
-            ("saved", f"{d['file']} ({format_bytes(d['bytes'])}, root CID verified)"),
+            ("saved", f"{d['file']} ({format_bytes(d['bytes'])} sealed, sealed CID verified)"),
             ("access", d["access"]),
             *event_outcome(d["event"])[1:],
         ]

@@ -13,7 +13,7 @@ from protocol.events import Access, AppRegister, LicenseGrant, LicensePurchase, 
 from protocol.terms import ALLOWED, PER_ACCESS, PURCHASE, Terms
 
 from .framework import RpcError
-from .helpers import Client, asset_body, make_wav
+from .helpers import Client, asset_body, make_wav, open_sealed
 
 pytestmark = pytest.mark.slow
 
@@ -73,11 +73,12 @@ def test_licensed_download_and_its_refusals(start_local_node):
     assert status == 403 and error_of(answer)["code"] == "access_denied"
     assert "buy one for 5 credits" in error_of(answer)["message"] and wav not in answer
 
-    # Allowed: the bytes, their length, and the access id; the same event serves once.
+    # Allowed: the sealed bytes, their length, and the access id; the same event serves once.
     raw = consumer.sign(access(), nonce=2)
     status, headers, content = post_access(node, raw)
-    assert status == 200 and content == wav and headers["Content-Length"] == str(size)
-    assert headers["X-Audiera-Cid"] == cid
+    assert status == 200 and headers["Content-Length"] == str(upload["sealed_size"]) == str(len(content))
+    assert wav[4096:8192] not in content and open_sealed(content, upload) == wav
+    assert headers["X-Audiera-Cid"] == cid and headers["X-Audiera-Sealed-Cid"] == upload["sealed_cid"]
     status, _, answer = post_access(node, raw)
     assert status == 409 and error_of(answer)["code"] in ("already_used", "already_included", "nonce")
     node.wait_final(headers["X-Audiera-Access"])
