@@ -13,6 +13,7 @@ from protocol.keys import SigningKey
 from protocol.sealing import sealed_size
 from protocol.state import BlockContext
 from storage.database import Stores, open_stores
+from storage.releases import ReleaseStore
 
 from node.chain.clock import Clock, system_clock
 from node.chain.content_sweeper import run_content_sweeper
@@ -22,6 +23,7 @@ from node.chain.importer import BlockImporter
 from node.chain.intake import EventIntake
 from node.chain.journal import EventJournal
 from node.files.node_keys import key_from_seed, read_key_file, write_key_file
+from node.chain.key_release import KeyReleaser
 from node.chain.ledger import HeadChange, Ledger
 from node.chain.mempool import Mempool
 from .p2p.identity import load_or_create_node_key, peer_id_of
@@ -125,6 +127,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         log.info("re-admitted %d of %d journaled event(s)", intake.readmit_journaled(journaled), len(journaled))
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
     importer = BlockImporter(ledger, clock)
+    releases = ReleaseStore(stores.db)
     network = Network(
         config.p2p,
         node_key,
@@ -133,12 +136,16 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         mempool,
         importer,
         stores.content,
+        releases,
         replicate=wants_replication(config, key),
         max_content_bytes=sealed_size(config.rpc.max_upload_bytes),  # what the largest upload seals to
     )
     intake.on_admitted(network.announce_event)
     ledger.add_listener(network.on_head_change)
     importer.on_evidence(network.announce_evidence)
+    releaser = KeyReleaser(ledger, releases, key, network.announce_release)
+    ledger.add_finality_listener(releaser.on_finality)
+    ledger.add_finality_listener(lambda change: network.on_finality())
     services = Services(
         config=config,
         genesis=genesis,
@@ -151,11 +158,15 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         clock=clock,
         network=network,
         importer=importer,
+        releases=releases,
     )
     try:
         await network.start()
     except Exception as exc:
         raise ConfigError(f"cannot start networking on {config.p2p.listen}: {exc}") from None
+    made = releaser.release_up_to(ledger.finalized.height)
+    if made:
+        log.info("released %d key share(s) for accesses that became final while this node was away", made)
     try:
         await _serve(services, key, ready_file)
     finally:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from protocol.genesis import Genesis
 from storage.content import ContentStore
+from storage.releases import ReleaseStore
 
 from node.chain.clock import Clock
 from .config import Config
@@ -31,3 +32,5 @@ class Services:
     clock: Clock
     network: Network
     importer: BlockImporter
+    releases: ReleaseStore
+    """Key releases this node made or relayed, by access."""

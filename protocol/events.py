@@ -16,6 +16,7 @@ from .encoding import decode, encode, sha256
 from .errors import InvalidEvent
 from .fields import FieldReader
 from .fingerprints import MAX_FRAMES
+from .key_custody import Custody, parse_custody
 from .keys import Domain, SignatureCheck, SigningKey
 from .model_terms import ModelTerms, parse_model_terms
 from .terms import PURPOSES, Terms, parse_terms
@@ -160,9 +161,13 @@ class AssetRegister(Body):
     """Root CID of the sealed stream of the content (protocol/sealing.py): what nodes store and move."""
     fingerprint: bytes = b""
     """Acoustic fingerprint the uploading node computed (protocol/fingerprints.py), or b"" if none."""
+    custody: Custody | None = None
+    """Who holds the content key (protocol/key_custody.py); absent on the wire when None."""
 
     def to_wire(self) -> dict[str, Any]:
+        custody = {} if self.custody is None else {"custody": self.custody.to_wire()}
         return {
+            **custody,
             "cid": self.cid,
             "sealed_cid": self.sealed_cid,
             "size": self.size,
@@ -199,6 +204,7 @@ class AssetRegister(Body):
             parents=r.items("parents", parse_parent, max_items=16),
             terms=r.nested("terms", parse_terms),  # type: ignore[arg-type]
             fingerprint=_fingerprint(r),
+            custody=_custody(r, value),
         )
         r.done()
         if len({share.account for share in body.rights_holders}) != len(body.rights_holders):
@@ -213,6 +219,13 @@ class AssetRegister(Body):
         if body.sealed_cid == body.cid:
             raise InvalidEvent(f"{cls.KIND} body.sealed_cid must name the sealed content, not the plain cid")
         return body
+
+
+def _custody(r: FieldReader, value: Any) -> Custody | None:
+    """Absent means none: nil is refused, so each registration keeps exactly one encoding."""
+    if "custody" not in value:
+        return None
+    return parse_custody(r.raw("custody"), f"{AssetRegister.KIND} body.custody", InvalidEvent)
 
 
 def _fingerprint(r: FieldReader) -> bytes:
@@ -235,6 +248,25 @@ class AssetTerms(Body):
     def from_wire(cls, value: Any) -> "AssetTerms":
         r = _reader(value, cls.KIND)
         body = cls(asset=r.cid("asset"), terms=r.nested("terms", parse_terms))  # type: ignore[arg-type]
+        r.done()
+        return body
+
+
+@dataclass(frozen=True)
+class AssetReshare(Body):
+    """A rights holder's new custody of an asset's key, for the authority set in force."""
+
+    KIND: ClassVar[str] = "asset.reshare"
+    asset: str
+    custody: Custody
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"asset": self.asset, "custody": self.custody.to_wire()}
+
+    @classmethod
+    def from_wire(cls, value: Any) -> "AssetReshare":
+        r = _reader(value, cls.KIND)
+        body = cls(asset=r.cid("asset"), custody=parse_custody(r.raw("custody"), f"{cls.KIND} body.custody", InvalidEvent))
         r.done()
         return body
 
@@ -557,6 +589,7 @@ BODY_TYPES: dict[str, type[Body]] = {
         AssetRegister,
         AssetTerms,
         AssetWithdraw,
+        AssetReshare,
         LicenseGrant,
         LicenseRevoke,
         LicensePurchase,

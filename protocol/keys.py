@@ -33,6 +33,7 @@ class Domain(bytes, enum.Enum):
     HEADER = b"audiera/header/v1\x00"
     EVIDENCE = b"audiera/evidence/v1\x00"
     REQUEST = b"audiera/request/v1\x00"
+    RELEASE = b"audiera/key-release/v1\x00"
 
 
 def b58encode(data: bytes) -> str:

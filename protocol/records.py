@@ -118,7 +118,7 @@ def asset_key(cid: str) -> bytes:
 @dataclass
 class AssetRecord:
     registration: dict[str, Any]
-    """The asset.register body as signed, but for its fingerprint (kept under ``fpr/<cid>``)."""
+    """The asset.register body as signed, but for its fingerprint (kept under ``fpr/<cid>``) and custody (below)."""
     registrant: str
     registered_at: int
     """Height of the registration."""
@@ -130,6 +130,10 @@ class AssetRecord:
     status: str = ACTIVE
     reupload_of: dict[str, Any] | None = None
     """The registered asset whose recording this one likely is again (protocol/fingerprints.py's Match), if any."""
+    custody: dict[str, Any] | None = None
+    """Who holds the content key now (protocol/key_custody.py, wire form): the registration's, or the last reshare's."""
+    custody_since: int | None = None
+    """Height from which ``custody`` applies."""
 
     def to_wire(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
+from .asset_custody import apply_asset_reshare, index_custody, require_custody_fits
 from .authorities import apply_authority_vote, authorities_writes
 from .catalog import held_asset_key, index_asset, reindex_terms, unindex_asset
 from .encoding import encode, sha256
@@ -26,6 +27,7 @@ from .events import (
     Access,
     AppRegister,
     AssetRegister,
+    AssetReshare,
     AssetTerms,
     AssetWithdraw,
     AuthorityVote,
@@ -137,8 +139,11 @@ def _asset_register(state: StateOverlay, event: Event, body: AssetRegister, cont
         raise Rejected("the registering account must be one of the asset's rights holders")
     for parent in body.parents:
         require_asset(state, parent.asset)
+    if body.custody is not None:
+        require_custody_fits(state, body.custody, [share.account for share in body.rights_holders])
     registration = body.to_wire()
     fingerprint = registration.pop("fingerprint")  # kept under its own key: records are read often, fingerprints rarely
+    custody = registration.pop("custody", None)  # the record's own field: a reshare replaces it
     match = find_match(state, fingerprint) if fingerprint else None
     record = AssetRecord(
         registration=registration,
@@ -148,8 +153,11 @@ def _asset_register(state: StateOverlay, event: Event, body: AssetRegister, cont
         terms=body.terms.to_wire(),
         terms_since=context.height,
         reupload_of=None if match is None else match.to_wire(),
+        custody=custody,
+        custody_since=None if custody is None else context.height,
     )
     set_asset(state, body.cid, record)
+    index_custody(state, body.cid, body.custody)
     if fingerprint:
         index_fingerprint(state, body.cid, fingerprint)
     index_asset(state, record)
@@ -189,6 +197,7 @@ _HANDLERS: dict[type[Body], Handler] = {
     AssetRegister: _asset_register,
     AssetTerms: _asset_terms,
     AssetWithdraw: _asset_withdraw,
+    AssetReshare: apply_asset_reshare,
     LicenseGrant: apply_license_grant,
     LicenseRevoke: apply_license_revoke,
     LicensePurchase: apply_license_purchase,

@@ -22,6 +22,7 @@ CONTENT_LEAF = b"cl/"  # leaf cid -> [file root cid, offset, length]
 CONTENT_NODE = b"cn/"  # dag-pb node cid -> node bytes
 CONTENT_ROOT = b"cr/"  # root cid -> content facts (size, media)
 CONTENT_PENDING = b"cp/"  # root cid -> {"at": upload ms, "size", "leaves"} for uploads no registration names yet
+KEY_RELEASE = b"kr/"  # access event id + share index (1 byte) -> a signed key release (protocol/releases.py)
 CONTENT_SEALED = b"cs/"  # asset (plain root) cid -> sealed root cid of its latest upload sealed here
 CONTENT_LEAF_COPY = b"cc/"  # leaf cid + root cid -> [offset, length]: a leaf also held in a file other than CONTENT_LEAF's
 
@@ -29,6 +30,7 @@ HEAD = META + b"head"
 FINALIZED = META + b"finalized"
 GENESIS = META + b"genesis"
 GENESIS_TIP = META + b"genesis_tip"
+RELEASED_UP_TO = META + b"releases_done"  # height up to which this node made its own key releases
 
 
 def height_bytes(height: int) -> bytes:

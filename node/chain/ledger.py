@@ -31,6 +31,17 @@ class HeadChange:
 HeadListener = Callable[[HeadChange], None]
 
 
+@dataclass(frozen=True)
+class FinalityChange:
+    previous: ChainTip
+    """The final tip before."""
+    final: ChainTip
+    """The final tip now: higher than ``previous``, on its chain."""
+
+
+FinalityListener = Callable[[FinalityChange], None]
+
+
 class Ledger:
     def __init__(self, chain: ChainStore, genesis: Genesis) -> None:
         self.chain = chain
@@ -42,6 +53,7 @@ class Ledger:
         self.head_difficulty = 0
         """Total difficulty of the head."""
         self._listeners: list[HeadListener] = []
+        self._finality_listeners: list[FinalityListener] = []
         self._head_changed = asyncio.Event()
         self._recent: deque[tuple[int, str]] = deque()
         self._reload()
@@ -72,6 +84,10 @@ class Ledger:
     def add_listener(self, listener: HeadListener) -> None:
         self._listeners.append(listener)
 
+    def add_finality_listener(self, listener: FinalityListener) -> None:
+        """``listener`` hears every advance of the final tip, after the head listeners of the same change."""
+        self._finality_listeners.append(listener)
+
     def append(self, block: Block, result: BlockResult) -> ChainTip:
         """Commit a block on the head, then advance finality and tell listeners."""
         recent = [(block.height, block.header.proposer), *reversed(self._recent)]
@@ -97,9 +113,13 @@ class Ledger:
         return self.finalized.height if final is None else max(final, self.finalized.height)
 
     def _after(self, change: HeadChange) -> None:
+        previous = self.finalized
         self.finalized = self.chain.finalized()
         for listener in self._listeners:
             listener(change)
+        if self.finalized.height > previous.height:
+            for finality_listener in self._finality_listeners:
+                finality_listener(FinalityChange(previous=previous, final=self.finalized))
         self._head_changed.set()
         self._head_changed = asyncio.Event()
 

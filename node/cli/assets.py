@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import mimetypes
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from protocol.events import (
 from protocol.keys import is_did
 
 from node.client import segment
+from node.client.access import custody_for_upload
 
+from .asset_keys import register_asset_key_commands
 from .asset_views import render_asset, render_terms
 from .context import Context
 from .errors import CliError, UsageError
@@ -103,7 +106,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     upload.set_defaults(handler=upload_asset)
 
     asset = commands.add_parser("asset", parents=common, help="show an asset, change its terms, withdraw it")
-    actions = asset.add_subparsers(dest="asset_command", required=True, metavar="{show,terms,withdraw}")
+    actions = asset.add_subparsers(dest="asset_command", required=True, metavar="{show,terms,withdraw,open,reshare}")
     show = actions.add_parser("show", parents=common, help="an asset's facts, terms, status and history")
     show.add_argument("cid", type=asset_cid, metavar="CID")
     add_page_options(show, "history entries")
@@ -122,6 +125,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     withdraw.add_argument("--reason", default="", help="why (up to 500 characters)")
     add_wait_options(withdraw)
     withdraw.set_defaults(handler=withdraw_asset)
+    register_asset_key_commands(actions, common, asset_cid)
 
 
 # ------------------------------------------------------------ upload
@@ -190,6 +194,8 @@ def upload_asset(ctx: Context) -> None:
         body = AssetRegister.from_wire({"cid": info["cid"], "sealed_cid": info["sealed_cid"], "size": info["size"], "media": info["media"], "fingerprint": fingerprint, **draft})
     except InvalidEvent as exc:
         raise CliError(exc.message) from None
+    # The node sealed the upload and handed its key over once: give it to the authorities and holders, then forget it.
+    body = replace(body, custody=custody_for_upload(ctx.client, bytes.fromhex(info.pop("content_key")), body))
     state = submit_and_follow(ctx.client, key, body, wait=not args.no_wait, timeout=args.timeout, out=ctx.out)
     document = {"asset": info["cid"], "content": info, "event": state}
     ctx.out.emit(document, render_registered)

@@ -1,124 +1,66 @@
-"""``audiera fetch``: download an asset under a license, every download a signed ``access`` event.
+"""``audiera fetch``: an asset under a license, its key from the authorities, decrypted here.
 
-The CLI signs an access event naming the asset, the purpose, the model or app it is for,
-and the node that serves it, and sends it to ``POST /v1/access``. The node answers with
-the asset's sealed content only if the rules admit the access (else one line: why not):
-nodes hold and serve content only sealed (docs/sealed-content.md). The bytes go to a
-temporary file beside the target with a progress bar; the file's root CID must equal the
-sealed CID the asset's registration records before it takes the target's name. Then the
-access is followed until final.
+``fetch`` signs an ``access`` event, waits until it is final, collects the key shares the
+authorities release for it (sealed to the consumer's key), recovers the content key,
+and streams and decrypts the sealed content with a progress bar; the file takes its
+name only if its root CID is the asset's (node/client/access.py does the work, for
+applications too).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import time
-from pathlib import Path
 from typing import Any
 
-from protocol.events import Access, sign_event
-from protocol.sealing import sealed_size
 from protocol.terms import PURPOSES
-from protocol.unixfs import root_cid_of_file
 
-from node.client import NodeClient, segment
+from node.client.access import AccessFailed, fetch_asset
 
+from .asset_keys import add_output_options, asset_size, output_target, render_opened
 from .assets import asset_cid
 from .chain import event_id
 from .context import Context
-from .errors import CliError, UsageError
-from .events_view import event_outcome
-from .output import fields, format_bytes
+from .errors import CliError
 from .progress import Progress
-from .submit import add_wait_options, next_nonce, wait_until_final
-
-PIECE = 1024 * 1024
 
 
 def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     fetch = commands.add_parser(
-        "fetch", parents=common, help="download an asset under a license (the download is a signed access event)",
-        description="Sign an access event for ASSET and download its content; refused with the reason if no license allows it.",
+        "fetch", parents=common, help="get an asset under a license: a signed access, then the key from the authorities",
+        description="Sign an access event for ASSET, wait until it is final, recover the content key from the "
+        "authorities' releases, and decrypt the sealed content into FILE (kept only if its root CID is ASSET).",
     )
     fetch.add_argument("cid", type=asset_cid, metavar="ASSET")
     fetch.add_argument("--purpose", required=True, choices=PURPOSES, metavar="PURPOSE", help=", ".join(PURPOSES))
     fetch.add_argument("--model", type=event_id, metavar="MODEL", help="the registered model this use is for")
     fetch.add_argument("--app", type=event_id, metavar="APP", help="the registered app this use is for (needed for application)")
     fetch.add_argument("--max-price", type=int, metavar="CREDITS", help="pay at most this for the access (default: the price asked now)")
-    fetch.add_argument("-o", "--output", type=Path, metavar="FILE", help="where to write it (default: ./ASSET)")
-    fetch.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    add_wait_options(fetch)
-    fetch.set_defaults(handler=fetch_asset)
+    add_output_options(fetch)
+    fetch.add_argument("--timeout", type=float, default=60.0, metavar="S", help="how long to wait for finality and the releases (default 60)")
+    fetch.set_defaults(handler=fetch_command)
 
 
-def fetch_asset(ctx: Context) -> None:
+def fetch_command(ctx: Context) -> None:
     args = ctx.args
-    target: Path = args.output or Path(args.cid)
-    if target.exists() and not args.force:
-        raise UsageError(f"{target} exists; pass --force to overwrite it")
-    if not target.parent.is_dir():
-        raise UsageError(f"{target.parent} is not a directory")
+    target = output_target(ctx)
     key = ctx.signing_key()
-    client = ctx.client
-    node_id = client.get("/v1/status")["node_id"]
-    asset = client.get(f"/v1/assets/{segment(args.cid)}", {"limit": 1})["asset"]
-    size, sealed_cid = asset["size"], asset["sealed_cid"]
-    if args.max_price is None:
-        answer = client.post_json("/v1/preflight", {"assets": [args.cid], "purpose": args.purpose, "account": key.did})["items"][0]
-        max_price = answer["price"] if answer["allowed"] else 0
-    else:
-        max_price = args.max_price
-    body = Access(
-        asset=args.cid,
-        purpose=args.purpose,
-        model=bytes.fromhex(args.model) if args.model else None,
-        app=bytes.fromhex(args.app) if args.app else None,
-        node=node_id,
-        bytes=size,
-        max_price=max_price,
-    )
-    event = sign_event(key, body, nonce=next_nonce(client, key.did), ts=int(time.time() * 1000))
-    partial = target.with_name(f".{target.name}.part")
+    stderr = ctx.out.stderr
+    progress = Progress(asset_size(ctx), stderr, target.name, enabled=stderr.isatty())
     try:
-        received = download(client, event.raw, partial, sealed_size(size), ctx.out.stderr, target.name)
-        cid = root_cid_of_file(partial)
-        if cid != sealed_cid:
-            raise CliError(f"the node sent content with root CID {cid}, not the asset's sealed CID {sealed_cid}; nothing was saved")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    access_id = event.id.hex()
-    state = {"id": access_id, "status": "pending"} if args.no_wait else wait_until_final(client, access_id, args.timeout, ctx.out)
-    document = {
-        "asset": args.cid, "sealed_cid": sealed_cid, "file": str(target), "bytes": received, "cid_verified": True,
-        "access": access_id, "event": state,
-    }
-    ctx.out.emit(document, render_fetch)
-
-
-def render_fetch(d: dict[str, Any]) -> str:
-    return fields(
-        [
-            ("asset", d["asset"]),
-            ("saved", f"{d['file']} ({format_bytes(d['bytes'])} sealed, sealed CID verified)"),
-            ("access", d["access"]),
-            *event_outcome(d["event"])[1:],
-        ]
-    )
-
-
-def download(client: NodeClient, raw: bytes, path: Path, size: int, stderr, label: str) -> int:
-    """POST the access event and stream the answer's body into ``path``; returns the bytes written."""
-    progress = Progress(size, stderr, label, enabled=stderr.isatty())
-    try:
-        with client.open_download("/v1/access", raw) as answer, open(path, "wb") as file:
-            for piece in answer.pieces(PIECE):
-                file.write(piece)
-                progress.advance(len(piece))
-            received = answer.received
+        opened = fetch_asset(
+            ctx.client, key, args.cid, args.purpose, target,
+            model=bytes.fromhex(args.model) if args.model else None,
+            app=bytes.fromhex(args.app) if args.app else None,
+            max_price=args.max_price, timeout=args.timeout, progress=progress.advance, on_status=ctx.out.notice,
+        )  # fmt: skip
+    except AccessFailed as exc:
+        raise CliError(exc.message) from None
     finally:
         progress.finish()
-    if received != size:
-        raise CliError(f"the node sent {received} of {size} bytes; nothing was saved")
-    return received
+    document = {
+        "asset": args.cid, "file": str(target), "bytes": opened.size, "cid_verified": True, "access": opened.access,
+        "shares_used": list(opened.releases_used), "bad_shares": list(opened.bad_shares),
+    }  # fmt: skip
+    ctx.out.emit(document, render_opened)
+
+

@@ -4,8 +4,8 @@
     client.get("/v1/status")["head_height"]
     client.post_event(signed.raw)                      # application/msgpack in, JSON out
     client.upload(Path("song.wav"), "audio/wav")       # streamed from the file
-    with client.open_download("/v1/access", access.raw) as download:
-        for piece in download.pieces():               # streamed to the caller
+    with client.open_stream("GET", f"/v1/content/{cid}") as download:
+        for piece in download.pieces():               # streamed to the caller (sealed: node.client.access opens it)
             ...
 
 Every answer the node gives is JSON (but a download's body). Every failure raises one
@@ -150,12 +150,21 @@ class NodeClient:
 
     @contextmanager
     def open_download(self, path: str, raw: bytes, *, content_type: str = MSGPACK) -> Iterator["Download"]:
-        """POST ``raw`` and stream the answer's body (e.g. ``/v1/access``): a refusal raises RpcError first."""
-        with self._exchange("POST", path, raw, content_type, len(raw), TRANSFER_TIMEOUT) as response:
+        """POST ``raw`` and stream the answer's body: a refusal raises RpcError first."""
+        with self.open_stream("POST", path, raw, content_type=content_type) as download:
+            yield download
+
+    @contextmanager
+    def open_stream(
+        self, method: str, path: str, raw: bytes | None = None, *, content_type: str | None = None
+    ) -> Iterator["Download"]:
+        """Send a request and stream the answer's body (e.g. GET ``/v1/content/{cid}``, sealed); a refusal raises RpcError first."""
+        length = None if raw is None else len(raw)
+        with self._exchange(method, path, raw, content_type, length, TRANSFER_TIMEOUT) as response:
             if response.status != 200:
-                data = self._read_all(response, "POST", path, TRANSFER_TIMEOUT)
-                self._decode(response.status, data, "POST", path)
-                raise RpcError(response.status, NOT_RPC, f"the node at {self.url} answered POST {path} with HTTP {response.status}")
+                data = self._read_all(response, method, path, TRANSFER_TIMEOUT)
+                self._decode(response.status, data, method, path)
+                raise RpcError(response.status, NOT_RPC, f"the node at {self.url} answered {method} {path} with HTTP {response.status}")
             yield Download(self.url, response)
 
     # ------------------------------------------------------------ plumbing

@@ -19,7 +19,9 @@ from libp2p.crypto.keys import KeyPair
 
 from protocol.blocks import Block
 from protocol.evidence import Equivocation
+from protocol.releases import KeyRelease
 from storage.content import ContentInfo, ContentStore
+from storage.releases import ReleaseStore
 
 from ..config import P2PConfig
 from node.chain.importer import BlockImporter
@@ -33,6 +35,7 @@ from .content_server import ContentServer
 from .gossip import GossipHandler
 from .host import MAX_PERF_BYTES, P2PError, P2PHost, is_peer_id
 from .peering import RECONNECT_MIN_S, PeerManager
+from .release_gossip import ReleaseGossip
 from .replication import Replicator
 from .sync import Syncer
 from .sync_server import SyncServer
@@ -74,6 +77,7 @@ class Network:
         mempool: Mempool,
         importer: BlockImporter,
         content: ContentStore,
+        releases: ReleaseStore,
         *,
         replicate: bool,
         max_content_bytes: int,
@@ -98,6 +102,7 @@ class Network:
         self._peers.on_status(lambda _: self._syncer.poke())
         self._gossip = GossipHandler(host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks)
         self._sync_server = SyncServer(ledger.chain)
+        self._releases = ReleaseGossip(host, ledger.chain, lambda: ledger.finalized, releases, tag, self._tasks)
         self._content = ContentExchange(
             content,
             lambda peer, request: host.request_pipelined(peer, self._content_protocol, request),
@@ -116,13 +121,15 @@ class Network:
     async def start(self) -> None:
         host = self._host
         await host.start()
+        self._loop = asyncio.get_running_loop()
         if self._started_at is None:
-            self._started_at = asyncio.get_running_loop().time()
+            self._started_at = self._loop.time()
         await self._peers.serve()
         await host.serve(self._sync_protocol, self._sync_server.serve)
         await host.serve_pipelined(self._content_protocol, self._content_server.serve)
         await host.serve_perf()
         await self._gossip.start()
+        await self._releases.start(self._strike_soon, lambda peer: peer in self._peers.book.banned)
         log.info("p2p listening on %s", ", ".join(host.addresses))
 
     async def run(self) -> None:
@@ -134,6 +141,7 @@ class Network:
             tasks.create_task(self._syncer.run(), name="sync")
             tasks.create_task(self._gossip.run(), name="gossip")
             tasks.create_task(self._replicator.run(), name="replication")
+            tasks.create_task(self._releases.run(), name="key releases")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -166,6 +174,16 @@ class Network:
 
     def announce_evidence(self, evidence: Equivocation) -> None:
         self._gossip.announce_evidence(evidence)
+
+    def announce_release(self, release: KeyRelease) -> None:
+        self._releases.announce(release)
+
+    def on_finality(self) -> None:
+        """Ledger finality listener: releases that waited on this node's finality are judged again."""
+        self._releases.on_finality()
+
+    def _strike_soon(self, peer: str, reason: str) -> None:  # from the network thread
+        self._loop.call_soon_threadsafe(self._peers.strike, peer, reason)
 
     def on_head_change(self, change: HeadChange) -> None:
         """Ledger listener."""

@@ -1,71 +1,50 @@
-"""Licensed download: sealed content is served only after this node admits a signed ``access`` event.
+"""Key releases for an access: ``GET /v1/access/{id}/releases``.
 
-What is served is the asset's sealed stream, never plain audio: it opens only with the
-asset's content key.
-
-``POST /v1/access`` takes the consumer's signed access event (application/msgpack). The
-node checks what only it can (the event names this node, asks for the whole content it
-holds, and carries the author's next nonce, so it is applied now and never waits in a
-queue), then admits it through the normal intake: the mempool applies it on the
-pending state, where the rules check the license in force and charge per-access terms.
-A refusal by the rules is a 403 with their reason and no byte is served; otherwise the
-sealed content streams back with its length, and the access is on its way into a block. An
-access event is used once: submitting it again serves nothing. Like any paid download,
-an access admitted is an access made, even if the client goes away mid-stream.
+Content is stored and moved only sealed, so a download needs no gatekeeper: anyone may
+fetch the sealed blocks. What a consumer needs is the key, and the authorities release
+their shares of it only for an ``access`` event that is final (node/chain/key_release.py).
+This answers the releases this node made or relayed for one access, each as its signed
+bytes (hex) beside its fields; the consumer checks every signature and every share
+against the asset's custody itself, so a node that lies here can only withhold.
 """
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 
-from protocol.errors import ProtocolError
+from protocol.asset_custody import get_custody
 from protocol.events import Access, decode_event
+from protocol.releases import encode_release
+from protocol.state import get_asset
 
-from node.chain.mempool import PENDING
-from .chain_api import read_event_bytes
-from .content_api import open_sealed, sealed_content_info, stream_sealed
 from .context import services_of
-from .errors import ApiError, bad_request
+from .errors import ApiError
+from .params import hex_id
 
-log = logging.getLogger("audiera.rpc.access")
 
-
-async def post_access(request: web.Request) -> web.StreamResponse:
+async def get_releases(request: web.Request) -> web.Response:
     services = services_of(request)
-    raw = await read_event_bytes(request, "the signed access event")
-    event = decode_event(raw)
-    body = event.body
-    if not isinstance(body, Access):
-        raise bad_request(f"POST /v1/access takes a signed access event, not {event.kind}; other events go to /v1/events")
-    if body.node != services.node_id:
-        raise ApiError(409, "wrong_node", f"the access names node {body.node}, but this node is {services.node_id}")
-    info = sealed_content_info(services, body.asset)
-    if info is None or info.asset != body.asset:
-        raise ApiError(404, "not_found", f"content {body.asset} is not on this node")
-    if body.bytes != info.asset_size:
-        raise bad_request(f"access.bytes must be the content's size, {info.asset_size}, not {body.bytes}")
-    expected = services.mempool.next_nonce(event.author)
-    if event.nonce != expected:
-        raise ApiError(
-            409, "nonce", f"an access must carry the author's next nonce, {expected}, not {event.nonce}: it is served at once, never queued"
-        )
-    file = await open_sealed(services, info)
-    try:
-        try:
-            submitted = services.intake.submit(raw)
-        except ProtocolError as exc:
-            if exc.code == "rejected":
-                raise ApiError(403, "access_denied", exc.message) from None
-            raise
-        if submitted.admission.known:
-            raise ApiError(409, "already_used", f"access {event.id.hex()} was already admitted; sign a new access to download again")
-        if submitted.admission.status != PENDING:
-            raise ApiError(409, "nonce", f"access {event.id.hex()} was not applied at once ({submitted.admission.status})")
-        await services.intake.wait_journaled()
-    except BaseException:
-        file.close()
-        raise
-    log.info("access %s: serving sealed %s (%d bytes) to %s for %s", event.id.hex()[:12], body.asset, info.size, event.author, body.purpose)
-    return await stream_sealed(request, file, info, {"X-Audiera-Access": event.id.hex()})
+    access_id = hex_id(request.match_info["id"], "access id")
+    ledger = services.ledger
+    stored = ledger.chain.get_event(access_id)
+    if stored is None:
+        raise ApiError(404, "not_found", f"access {access_id.hex()} is not in a block on this node's chain (yet)")
+    event = decode_event(stored.raw, verify=False)
+    if not isinstance(event.body, Access):
+        raise ApiError(400, "not_an_access", f"event {access_id.hex()} is a {event.kind}, not an access")
+    asset = get_asset(ledger.chain, event.body.asset)
+    custody = None if asset is None else get_custody(asset)
+    releases = services.releases.for_access(access_id)
+    return web.json_response(
+        {
+            "access": access_id.hex(),
+            "asset": event.body.asset,
+            "consumer": event.author,
+            "height": stored.height,
+            "final": ledger.is_final_block(stored.block_hash, stored.height),
+            "threshold": None if custody is None else custody.threshold,
+            "releases": [
+                {"index": r.index, "releaser": r.releaser, "release": encode_release(r).hex()} for r in releases
+            ],
+        }
+    )

@@ -248,6 +248,25 @@ class Equivocation(Struct):
     headers: list[HeaderView]
 
 
+class KeyReleaseView(Struct):
+    index: Annotated[int, Meta(ge=1, le=255)]
+    releaser: Did
+    release: Annotated[Hex, Meta(description="The signed release's canonical MessagePack bytes (protocol/releases.py)")]
+
+
+class AccessReleases(Struct):
+    """The key shares released for one access: each sealed to its consumer and signed by its authority."""
+
+    access: Id
+    asset: str
+    consumer: Did
+    height: int
+    final: bool
+    threshold: int | None
+    """How many releases recover the key (None: the asset has no custody)."""
+    releases: list[KeyReleaseView]
+
+
 class EvidenceList(Struct):
     evidence: list[Equivocation]
 
@@ -272,6 +291,8 @@ class HistoryItem(Struct):
     index: int
     final: bool
     event: EventView
+    key_releases: int | UnsetType = UNSET
+    """For an access: how many key shares authorities released for it (that this node holds)."""
 
 
 class HistoryPage(Struct):
@@ -290,6 +311,9 @@ class AssetView(Struct):
     registered_at: int
     register_event: Id
     reupload_of: FreeForm | None
+    custody: FreeForm | None
+    """Who holds the content key (threshold, shares sealed to authorities, copies sealed to rights holders; bytes as hex)."""
+    custody_since: int | None
 
 
 class AssetWithHistory(Struct):

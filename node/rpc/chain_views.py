@@ -90,4 +90,6 @@ def asset_view(record: AssetRecord) -> dict[str, Any]:
         "registered_at": record.registered_at,
         "register_event": record.register_event.hex(),
         "reupload_of": record.reupload_of,
+        "custody": hexify(record.custody),
+        "custody_since": record.custody_since,
     }

@@ -134,10 +134,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/v1/licenses/{id}"): Operation(m.LicenseView, errors=_LOOKUP),
     ("GET", "/v1/accounts/{did}/licenses"): Operation(m.AccountLicenses, errors=(400,)),
     ("GET", "/v1/assets/{cid}/licenses"): Operation(m.AssetLicenses, errors=(400,)),
-    ("POST", "/v1/access"): Operation(
-        None, errors=(400, 403, 404, 409, 413, 415), content="application/octet-stream",
-        body=_msgpack_body("A signed access event naming this node; the answer is the sealed content or a refusal"),
-    ),
+    ("GET", "/v1/access/{id}/releases"): Operation(m.AccessReleases, errors=_LOOKUP),
     ("GET", "/v1/lineage/{ref}"): Operation(m.Lineage, errors=_LOOKUP),
     ("GET", "/v1/models/{id}/proof"): Operation(m.ManifestProof, errors=_LOOKUP),
     ("GET", "/v1/royalties/{did}"): Operation(m.Royalties, errors=(400,)),

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from protocol.events import decode_event
+from protocol.events import Access, decode_event
 from protocol.state import get_account, get_asset
 from storage.chain import HistoryEntry
 
@@ -23,15 +23,11 @@ def _history_page(request: web.Request, entries: list[HistoryEntry], limit: int)
     for entry in entries:
         stored = chain.get_event(entry.event_id)
         assert stored is not None, "a history index names an event the store does not hold"
-        items.append(
-            {
-                "height": entry.height,
-                "index": entry.index,
-                "final": ledger.is_final(entry.height),
-                # Stored events were verified when their block was imported.
-                "event": event_view(decode_event(stored.raw, verify=False)),
-            }
-        )
+        event = decode_event(stored.raw, verify=False)  # stored events were verified when their block was imported
+        item = {"height": entry.height, "index": entry.index, "final": ledger.is_final(entry.height), "event": event_view(event)}
+        if event.kind == Access.KIND:
+            item["key_releases"] = services.releases.count_for(entry.event_id)
+        items.append(item)
     last = entries[-1] if len(entries) == limit else None
     return {"items": items, "next": f"{last.height}:{last.index}" if last else None}
 

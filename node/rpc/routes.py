@@ -42,7 +42,7 @@ ROUTES: list[Route] = [
     ("GET", "/v1/licenses/{id}", license_api.get_license_by_id, "A license and whether it is in force"),
     ("GET", "/v1/accounts/{did}/licenses", license_api.list_account_licenses, "Licenses an account holds"),
     ("GET", "/v1/assets/{cid}/licenses", license_api.list_asset_licenses, "Licenses issued on an asset"),
-    ("POST", "/v1/access", access_api.post_access, "Licensed download: a signed access event in, the sealed content out (or 403)"),
+    ("GET", "/v1/access/{id}/releases", access_api.get_releases, "Key shares the authorities released for a final access, sealed to its consumer"),
     ("GET", "/v1/lineage/{ref}", lineage_api.get_lineage, "Lineage of a model, app, asset or creator"),
     ("GET", "/v1/models/{id}/proof", lineage_api.get_manifest_proof, "Proof that an asset is or is not in a model's manifest"),
     ("GET", "/v1/royalties/{did}", royalty_api.get_royalties, "A rights holder's royalty statement for a period"),

@@ -4,7 +4,6 @@ and an app on the model."""
 
 from __future__ import annotations
 
-import urllib.request
 from dataclasses import dataclass, replace
 
 from protocol.events import (
@@ -58,11 +57,8 @@ def build_world(node: NodeProcess) -> World:
     license_id = mia.send(LicensePurchase(cid, ("ai_training",), PRICE))
     node.wait_final(license_id)
     node_id = node.get("/v1/status")["node_id"]
-    access = mia.sign(Access(cid, "ai_training", None, None, node_id, upload["size"], max_price=0))
-    request = urllib.request.Request(node.url + "/v1/access", data=access, headers={"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.read() and response.status == 200
-        access_id = response.headers["X-Audiera-Access"]
+    access_id = mia.send(Access(cid, "ai_training", None, None, node_id, upload["size"], max_price=0))
+    node.wait_final(access_id)
     entries = (ManifestEntry(cid, bytes.fromhex(license_id)),)
     model = mia.send(ModelRegister("tune-gen", "1.0", None, entries, merkle_root([manifest_leaf(e) for e in entries])))
     node.wait_final(model)

@@ -1,10 +1,8 @@
-"""The market's RPC on one real node: licensed download and its refusals, search, preflight, errors."""
+"""The market's RPC on one real node: a licensed access and its key, search, preflight, errors."""
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from dataclasses import replace
 
 import pytest
@@ -12,23 +10,14 @@ import pytest
 from protocol.events import Access, AppRegister, LicenseGrant, LicensePurchase, ParticipantRegister
 from protocol.terms import ALLOWED, PER_ACCESS, PURCHASE, Terms
 
+from node.client import NodeClient
+from node.client.access import AccessFailed, fetch_asset
+from protocol.key_custody import build_custody
+
 from .framework import RpcError
-from .helpers import Client, asset_body, make_wav, open_sealed
+from .helpers import Client, asset_body, make_wav
 
 pytestmark = pytest.mark.slow
-
-
-def post_access(node, raw: bytes, content_type: str = "application/msgpack") -> tuple[int, dict, bytes]:
-    request = urllib.request.Request(node.url + "/v1/access", data=raw, method="POST", headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
-
-
-def error_of(body: bytes) -> dict:
-    return json.loads(body)["error"]
 
 
 def expect(status: int, call, *args, **kwargs) -> dict:
@@ -38,56 +27,40 @@ def expect(status: int, call, *args, **kwargs) -> dict:
     return {"code": caught.value.code, "message": caught.value.message}
 
 
-def test_licensed_download_and_its_refusals(start_local_node):
+def test_an_application_gets_a_final_access_s_key_and_decrypts(start_local_node, tmp_path):
+    """The client library's fetch_asset: the access, its release, the sealed bytes, the CID check."""
     node = start_local_node()
     creator, consumer = Client(node), Client(node)
     node.wait_final(creator.send(ParticipantRegister("Ada", ("creator",))))
     node.wait_final(consumer.send(ParticipantRegister("Erin", ("consumer", "app_developer"))))
     wav = make_wav(1.0, seed=11)
     upload = creator.upload(wav)
-    body = replace(asset_body(upload, creator.did), terms=Terms.make({"data_mining": (ALLOWED, 0), "ai_training": (PURCHASE, 5)}))
-    node.wait_final(creator.send(body))
-    node_id = node.get("/v1/status")["node_id"]
     cid, size = upload["cid"], upload["size"]
+    authorities = node.get("/v1/authorities")["authorities"]
+    custody = build_custody(bytes.fromhex(upload["content_key"]), cid, authorities, [creator.did])
+    body = replace(asset_body(upload, creator.did), terms=Terms.make({"data_mining": (ALLOWED, 0), "ai_training": (PURCHASE, 5)}), custody=custody)
+    node.wait_final(creator.send(body))
 
-    def access(purpose: str = "data_mining", **changes) -> Access:
-        return replace(Access(cid, purpose, None, None, node_id, size, 1_000), **changes)
+    # The plain download route is gone; the sealed bytes are anyone's and hold no plain audio.
+    assert "no endpoint" in expect(404, node.request, "POST", "/v1/access", body=b"x", content_type="application/msgpack")["message"]
+    with node.rpc.open_stream("GET", f"/v1/content/{cid}") as download:
+        sealed = b"".join(download.pieces())
+    assert len(sealed) > size and wav[4096:4160] not in sealed
 
-    # Refused before the rules: wrong type, not an access, another node, other size, a gap.
-    status, _, answer = post_access(node, consumer.sign(access(), nonce=2), "application/json")
-    assert status == 415
-    status, _, answer = post_access(node, consumer.sign(ParticipantRegister("x", ("consumer",)), nonce=2))
-    assert status == 400 and "takes a signed access event" in error_of(answer)["message"]
-    status, _, answer = post_access(node, consumer.sign(access(node="12D3KooWSomeoneElse"), nonce=2))
-    assert status == 409 and error_of(answer)["code"] == "wrong_node"
-    status, _, answer = post_access(node, consumer.sign(access(bytes=size - 1), nonce=2))
-    assert status == 400 and f"must be the content's size, {size}" in error_of(answer)["message"]
-    status, _, answer = post_access(node, consumer.sign(access(), nonce=5))
-    assert status == 409 and "next nonce, 2" in error_of(answer)["message"]
-    missing = replace(access(), asset="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
-    status, _, answer = post_access(node, consumer.sign(missing, nonce=2))
-    assert status == 404
-
-    # Refused by the rules: 403, the reason, and not a byte of content.
-    status, headers, answer = post_access(node, consumer.sign(access("ai_training"), nonce=2))
-    assert status == 403 and error_of(answer)["code"] == "access_denied"
-    assert "buy one for 5 credits" in error_of(answer)["message"] and wav not in answer
-
-    # Allowed: the sealed bytes, their length, and the access id; the same event serves once.
-    raw = consumer.sign(access(), nonce=2)
-    status, headers, content = post_access(node, raw)
-    assert status == 200 and headers["Content-Length"] == str(upload["sealed_size"]) == str(len(content))
-    assert wav[4096:8192] not in content and open_sealed(content, upload) == wav
-    assert headers["X-Audiera-Cid"] == cid and headers["X-Audiera-Sealed-Cid"] == upload["sealed_cid"]
-    status, _, answer = post_access(node, raw)
-    assert status == 409 and error_of(answer)["code"] in ("already_used", "already_included", "nonce")
-    node.wait_final(headers["X-Audiera-Access"])
-    status, _, answer = post_access(node, raw)
-    assert status == 409
+    # Refused by the rules: nothing signed goes on record, no file appears.
+    with NodeClient(node.url) as client:
+        with pytest.raises(AccessFailed, match="buy one for 5 credits"):
+            fetch_asset(client, consumer.key, cid, "ai_training", tmp_path / "denied.wav")
+        assert not (tmp_path / "denied.wav").exists()
+        opened = fetch_asset(client, consumer.key, cid, "data_mining", tmp_path / "erin.wav", timeout=30)
+    assert (tmp_path / "erin.wav").read_bytes() == wav and opened.releases_used == (1,)
+    answer = node.get(f"/v1/access/{opened.access}/releases")
+    assert answer["final"] and answer["consumer"] == consumer.did and [r["index"] for r in answer["releases"]] == [1]
+    assert expect(404, node.get, "/v1/access/" + "ab" * 32 + "/releases")["code"] == "not_found"
+    register_id = node.get(f"/v1/assets/{cid}")["asset"]["register_event"]
+    assert expect(400, node.get, f"/v1/access/{register_id}/releases")["code"] == "not_an_access"
     kinds = [item["event"]["kind"] for item in node.get(f"/v1/assets/{cid}")["history"]["items"]]
     assert kinds == ["asset.register", "access"], "refused attempts leave nothing on record"
-    usage = node.get(f"/v1/assets/{cid}/usage")
-    assert usage["totals"]["accesses"] == {"data_mining": 1}
 
 
 def test_market_queries(start_local_node):
@@ -160,5 +133,5 @@ def test_market_queries(start_local_node):
     assert statement["items"] == [] and statement["balance"] == 0
 
     paths = node.get("/v1/openapi.json")["paths"]
-    for path in ("/v1/catalog", "/v1/preflight", "/v1/access", "/v1/lineage/{ref}", "/v1/models/{id}/proof", "/v1/royalties/{did}"):
+    for path in ("/v1/catalog", "/v1/preflight", "/v1/access/{id}/releases", "/v1/lineage/{ref}", "/v1/models/{id}/proof", "/v1/royalties/{did}"):
         assert path in paths, path

@@ -24,7 +24,7 @@ import pytest
 from protocol.unixfs import root_cid_of_file
 
 from .framework import REPO, wait_until
-from .helpers import make_wav, open_sealed
+from .helpers import make_wav
 
 pytestmark = pytest.mark.slow
 
@@ -72,18 +72,16 @@ def test_the_data_market_story(start_local_node, tmp_path):
     for name, seed in [("light", 1), ("drone", 2), ("private", 3)]:
         files[name] = tmp_path / f"{name}.wav"
         files[name].write_bytes(make_wav(1.0, seed=seed))
-    light_upload = cli.json(
+    light = cli.json(
         "upload", str(files["light"]), "--title", "First light", "--genre", "ambient", "--tags", "calm,piano",
         "--description", "Morning piano over tape hiss", "--holder", f"{ada}=7000", "--holder", f"{ben}=3000",
         "--price", "ai_training=10", "--allow", "data_mining", key="ada",
-    )
-    drone_upload = cli.json(
+    )["asset"]
+    drone = cli.json(
         "upload", str(files["drone"]), "--title", "Low drone", "--type", "stem", "--genre", "ambient", "--tags", "drone",
         "--holder", f"{ben}=7000", "--holder", f"{ada}=3000", "--price", "ai_training=6", "--per-access", "ai_inference=1",
         key="ben",
-    )
-    light, drone = light_upload["asset"], drone_upload["asset"]
-    uploads = {"light": light_upload["content"], "drone": drone_upload["content"]}
+    )["asset"]
     private = cli.json("upload", str(files["private"]), "--title", "Not for training", "--genre", "ambient", key="ada")["asset"]
 
     # --- a model developer finds them, checks the bill of materials, buys ---------------
@@ -102,13 +100,25 @@ def test_the_data_market_story(start_local_node, tmp_path):
     assert license_light["price"] == 10 and license_light["event"]["status"] == "final"
     cli.json("license", "buy", drone, "--purpose", "ai_training", key="mia")
 
-    # --- fetch: every download is a logged access; the sealed bytes open to the asset's ---
+    # --- fetch: every download is a logged access; the bytes are the asset's ---------------
     for cid, name in [(light, "light"), (drone, "drone")]:
-        out = tmp_path / f"mia-{name}.sealed"
+        out = tmp_path / f"mia-{name}.wav"
         fetched = cli.json("fetch", cid, "--purpose", "ai_training", "-o", str(out), key="mia")
-        assert fetched["event"]["status"] == "final" and root_cid_of_file(out) == uploads[name]["sealed_cid"]
-        assert open_sealed(out.read_bytes(), uploads[name]) == files[name].read_bytes()
+        assert node.get(f"/v1/events/{fetched['access']}")["status"] == "final" and out.read_bytes() == files[name].read_bytes()
+        assert root_cid_of_file(out) == cid and fetched["shares_used"] == [1]  # one authority: k = 1
+        releases = node.get(f"/v1/access/{fetched['access']}/releases")
+        assert releases["final"] and releases["threshold"] == 1 and len(releases["releases"]) == 1
     assert accesses_of(node, light) == accesses_of(node, drone) == 1
+    history = node.get(f"/v1/assets/{light}?limit=100")["history"]["items"]
+    assert [item["key_releases"] for item in history if item["event"]["kind"] == "access"] == [1]
+    # A rights holder opens its own asset with its sealed copy of the key; others cannot.
+    opened = cli.json("asset", "open", light, "-o", str(tmp_path / "ben-light.wav"), key="ben")
+    assert (tmp_path / "ben-light.wav").read_bytes() == files["light"].read_bytes() and opened["access"] is None
+    cli.refused("asset", "open", light, "-o", str(tmp_path / "x"), key="mia", says="holds no copy of this asset's key")
+    # The node keeps only sealed bytes: the plain audio is nowhere in its data directory.
+    needle = files["light"].read_bytes()[4096:4160]
+    for stored in (tmp_path / "net" / "node0").rglob("*"):
+        assert not stored.is_file() or needle not in stored.read_bytes(), f"plain audio in {stored}"
     for person, accesses in [(mia, 2), (ada, 2), (ben, 2)]:  # the consumer's activity, and each holder's
         activity = node.get(f"/v1/accounts/{person}?limit=100")["activity"]["items"]
         assert [item["event"]["kind"] for item in activity].count("access") == accesses

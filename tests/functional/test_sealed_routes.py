@@ -144,12 +144,19 @@ def test_no_route_to_an_asset_yields_plain_audio(start_network):
     assert open_sealed(served[f"{bystander.name} GET /v1/content/{asset}"], upload) == wav
     assert open_sealed(served[f"{authority.name} GET /v1/content/{sealed_cid}"], upload) == wav
 
-    # A licensed access answers the sealed bytes too.
+    # A licensed access, once final, has the authorities' releases on record, never content;
+    # the old download route is gone.
     access = Access(asset, "data_mining", None, None, origin.get("/v1/status")["node_id"], len(wav), 0)
+    access_id = consumer.send(access)
+    wait_final_everywhere(network, access_id)
+    for node in network:
+        status, blob = http(f"{node.url}/v1/access/{access_id}/releases")
+        assert status == 200, blob
+        served[f"{node.name} GET /v1/access/{{id}}/releases"] = blob
     status, blob = http(
         f"{origin.url}/v1/access", method="POST", body=consumer.sign(access), headers={"Content-Type": "application/msgpack"}
     )
-    assert status == 200 and open_sealed(blob, upload) == wav
+    assert status in (404, 405)
     served["POST /v1/access"] = blob
 
     # The IPFS gateway: the sealed DAG as a CAR and block by block; the plain CID is unknown.

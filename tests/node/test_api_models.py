@@ -52,7 +52,8 @@ def test_status_codes_and_content_types_are_the_handlers() -> None:
     assert "200" not in paths["/v1/blocks"]["post"]["responses"]
     assert set(paths["/v1/events"]["post"]["responses"]) >= {"202", "400"}
     assert set(paths["/v1/content"]["post"]["responses"]) >= {"201", "413", "415", "429", "507"}
-    assert list(paths["/v1/access"]["post"]["responses"]["200"]["content"]) == ["application/octet-stream"]
+    assert "/v1/access" not in paths  # content moves sealed; keys come as releases
+    assert set(paths["/v1/access/{id}/releases"]["get"]["responses"]) >= {"200", "404"}
     assert "requestBody" in paths["/v1/admin/peering"]["post"] and "requestBody" in paths["/v1/events/batch"]["post"]
 
 

@@ -10,6 +10,7 @@ from protocol.events import (
     Access,
     AppRegister,
     AssetRegister,
+    AssetReshare,
     AssetTerms,
     AssetWithdraw,
     AuthorityVote,
@@ -27,6 +28,7 @@ from protocol.events import (
     UsageRecord,
     manifest_leaf,
 )
+from protocol.key_custody import Custody, build_custody
 from protocol.keys import Domain, SigningKey
 from protocol.merkle import merkle_root
 from protocol.model_terms import ALLOWED as USE_ALLOWED, PER_USE, ModelTerms
@@ -90,6 +92,10 @@ def asset_register(
     )
 
 
+def custody(authorities: tuple[str, ...], holders: tuple[str, ...], *, key: bytes = b"\x07" * 32, tag: str = "track-1") -> Custody:
+    return build_custody(key, cid(tag, DAG_PB), authorities, holders)
+
+
 def model_register(entries: tuple[ManifestEntry, ...] | None = None) -> ModelRegister:
     if entries is None:
         entries = (ManifestEntry(cid("track-1"), digest("license-1")), ManifestEntry(cid("track-2"), None))
@@ -104,6 +110,7 @@ def valid_bodies() -> dict[str, Body]:
         asset_register(((ALICE.did, 7_000), (BOB.did, 3_000)), parents=(Parent(cid("original"), "remix_of"),)),
         AssetTerms(asset=cid("track-1"), terms=terms()),
         AssetWithdraw(asset=cid("track-1"), reason="rights dispute"),
+        AssetReshare(asset=cid("track-1"), custody=custody((ALICE.did, BOB.did, CAROL.did), (ALICE.did,))),
         LicenseGrant(asset=cid("track-1"), grantee=BOB.did, purposes=("ai_training", "data_mining"), expires=TS + 1, max_accesses=10),
         LicenseRevoke(license=digest("license-1")),
         LicensePurchase(asset=cid("track-1"), purposes=("ai_training",), max_price=500),
