@@ -328,7 +328,7 @@ def main() -> None:
             transfers, streams = [], []
             for _ in range(args.transfer_runs):
                 content = os.urandom(args.content_mb * 1_000_000)  # new bytes: the sink has none of them
-                cid = post(source.url, "/v1/content", content, "application/octet-stream")["cid"]
+                cid = post(source.url, "/v1/content", content, "application/octet-stream")["sealed_cid"]  # nodes move content sealed
                 t0 = time.monotonic()
                 post(sink.url, f"/v1/content/{cid}/fetch", b"", "application/json")
                 transfers.append(len(content) / (time.monotonic() - t0) / 1e6)

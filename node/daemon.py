@@ -10,6 +10,7 @@ from pathlib import Path
 
 from protocol.genesis import Genesis
 from protocol.keys import SigningKey
+from protocol.sealing import sealed_size
 from protocol.state import BlockContext
 from storage.database import Stores, open_stores
 from storage.releases import ReleaseStore
@@ -153,7 +154,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         votes,
         releases,
         replicate=wants_replication(config, key),
-        max_content_bytes=config.rpc.max_upload_bytes,
+        max_content_bytes=sealed_size(config.rpc.max_upload_bytes),  # what the largest upload seals to
         liveness=liveness,
     )
     intake.on_admitted(network.announce_event)

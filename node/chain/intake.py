@@ -123,7 +123,7 @@ class EventIntake:
         if isinstance(body, AssetRegister):
             info = self._content.info(body.sealed_cid)
             if info is None:
-                raise ContentMissing(f"sealed content {body.sealed_cid} is not on this node: upload {body.cid} here first")
+                raise ContentMissing(f"sealed content {body.sealed_cid} of {body.cid} is not on this node: upload it here first")
             if info.asset != body.cid:
                 raise Rejected(f"sealed content {body.sealed_cid} does not seal {body.cid}, but {info.asset}")
             if info.asset_size != body.size:

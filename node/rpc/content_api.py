@@ -64,11 +64,11 @@ def _read_plain_facts(ingest: Ingest) -> tuple[dict[str, Any] | None, bytes]:
 
 
 async def upload_content(request: web.Request) -> web.Response:
-    services = services_of(request)
     if not _from_this_machine(request):
         raise ApiError(
             403, "not_local", "uploads are taken only from this machine: the answer carries the content key, which must not cross a network"
         )
+    services = services_of(request)
     limit = services.config.rpc.max_upload_bytes
     check_body(
         request, types=ACCEPTED_TYPES, hint=f"upload audio as audio/* or application/octet-stream, not {request.content_type}",

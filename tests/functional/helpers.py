@@ -10,6 +10,7 @@ import soundfile
 
 from protocol.events import AssetRegister, Body, Media, Share, sign_event
 from protocol.keys import SigningKey
+from protocol.sealing import open_chunks
 from protocol.terms import ALLOWED, PURCHASE, Terms
 
 from .framework import NodeProcess
@@ -69,3 +70,8 @@ def asset_body(upload: dict, owner: str, *, title: str = "Test tone", holders: l
         terms=Terms.make({"ai_training": (PURCHASE, 5), "data_mining": (ALLOWED, 0)}),
         sealed_cid=upload["sealed_cid"],
     )
+
+
+def open_sealed(sealed: bytes, upload: dict) -> bytes:
+    """The plain bytes of sealed content, opened with the content key its upload returned."""
+    return b"".join(open_chunks(bytes.fromhex(upload["content_key"]), upload["cid"], [sealed]))

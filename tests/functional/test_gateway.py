@@ -1,4 +1,8 @@
-"""The IPFS trustless gateway, checked by an independent client: @ipld/car and multiformats from npm verify every block."""
+"""The IPFS trustless gateway, checked by an independent client: @ipld/car and multiformats from npm verify every block.
+
+The gateway serves what the node holds: sealed content only. The sealed blocks verify in
+any IPFS client, and open only with the asset's content key.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import pytest
 
 from protocol.unixfs import CHUNK_SIZE
 
-from .helpers import Client, make_wav
+from .helpers import Client, make_wav, open_sealed
 from .js_client import JS_CLIENT, require_node, run_js
 
 pytestmark = pytest.mark.slow
@@ -26,6 +30,12 @@ def fetch(url: str, *, accept: str | None = None, method: str = "GET") -> tuple[
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
+
+
+def sealed_bytes(node, cid: str) -> bytes:
+    status, _, body = fetch(f"{node.url}/v1/content/{cid}")
+    assert status == 200, body
+    return body
 
 
 @pytest.fixture
@@ -44,12 +54,15 @@ def test_probe_raw_blocks_and_whole_file_cars_verify_in_an_ipfs_client(gateway_n
 
     wav = make_wav(4.0)  # about 700 KB: a dag-pb root over three leaves
     upload = Client(node).upload(wav)
-    cid = upload["cid"]
+    cid = upload["sealed_cid"]
+    sealed = sealed_bytes(node, cid)
+    assert open_sealed(sealed, upload) == wav
     whole = run_js(VERIFY, "car", node.url, cid)
     assert whole["content_type"] == "application/vnd.ipld.car; version=1; order=dfs; dups=n"
     assert whole["roots"] == [cid] and whole["order"][0] == cid
-    assert whole["blocks"] == 1 + -(-len(wav) // CHUNK_SIZE)
-    assert whole["rebuilt_sha256"] == hashlib.sha256(wav).hexdigest() and whole["size"] == len(wav)
+    assert whole["blocks"] == 1 + -(-len(sealed) // CHUNK_SIZE)
+    assert whole["rebuilt_sha256"] == hashlib.sha256(sealed).hexdigest() and whole["size"] == len(sealed)
+    assert fetch(f"{node.url}/ipfs/{upload['cid']}?format=car")[0] == 404, "the plain file is not held, so not served"
 
     for block in (cid, whole["order"][1]):
         assert run_js(VERIFY, "raw", node.url, block)["verified"]
@@ -62,8 +75,9 @@ def test_probe_raw_blocks_and_whole_file_cars_verify_in_an_ipfs_client(gateway_n
 
 def test_dag_scope_and_entity_bytes_send_only_the_blocks_needed(gateway_node):
     node = gateway_node
-    wav = make_wav(4.0, seed=1)
-    cid = Client(node).upload(wav)["cid"]
+    upload = Client(node).upload(make_wav(4.0, seed=1))
+    cid = upload["sealed_cid"]
+    wav = sealed_bytes(node, cid)  # the entity the gateway serves: the sealed stream
     block_only = run_js(VERIFY, "car", node.url, cid, "dag-scope=block")
     assert block_only["order"] == [cid]
 
@@ -79,20 +93,21 @@ def test_dag_scope_and_entity_bytes_send_only_the_blocks_needed(gateway_node):
     assert status == 400 and b"entity-bytes" in body
 
 
-def test_duplicate_leaves_are_sent_once_unless_dups_y(gateway_node):
+def test_dups_y_is_answered_as_asked(gateway_node):
+    # Sealed leaves never repeat (each is sealed under its own nonce), so both answers
+    # carry every block once; which blocks a repeated leaf gives is tests/node/test_car.py's.
     node = gateway_node
-    data = b"\x00" * (3 * CHUNK_SIZE) + b"end"
-    cid = Client(node).upload(data, "application/octet-stream")["cid"]
+    cid = Client(node).upload(b"\x00" * (3 * CHUNK_SIZE) + b"end", "application/octet-stream")["sealed_cid"]
     once = run_js(VERIFY, "car", node.url, cid)
-    assert once["blocks"] == 3 and once["rebuilt_sha256"] == hashlib.sha256(data).hexdigest()
+    assert once["blocks"] == 5 and once["rebuilt_sha256"] == hashlib.sha256(sealed_bytes(node, cid)).hexdigest()
     status, headers, body = fetch(f"{node.url}/ipfs/{cid}?format=car", accept=CAR_DFS + "; dups=y")
     assert status == 200 and headers["Content-Type"].endswith("dups=y")
-    assert body.count(b"\x00" * 1024) >= 3 * (CHUNK_SIZE // 1024), "the repeated leaf is sent each time"
+    assert b"\x00" * 1024 not in body, "the zeros went out sealed"
 
 
 def test_requests_the_gateway_cannot_answer_are_refused_with_reasons(gateway_node):
     node = gateway_node
-    cid = Client(node).upload(make_wav(0.5, seed=2))["cid"]
+    cid = Client(node).upload(make_wav(0.5, seed=2))["sealed_cid"]
     unknown = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
     cases = [
         (f"/ipfs/{cid}", None, 400),  # no Accept and no format: a trustless gateway says which to ask for

@@ -23,7 +23,7 @@ from protocol.keys import SigningKey
 from protocol.unixfs import root_cid_of_file
 
 from .framework import NodeProcess, event_status, sync_heads, verify_store, wait_final_everywhere, wait_for_peers, wait_until
-from .helpers import Client, asset_body, make_wav
+from .helpers import Client, asset_body, make_wav, open_sealed
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def test_an_event_submitted_anywhere_is_final_everywhere(start_network):
     sync_heads(network)
 
 
-def test_content_uploaded_at_one_node_is_replicated_byte_for_byte(start_network, tmp_path):
+def test_sealed_content_uploaded_at_one_node_is_replicated_byte_for_byte(start_network, tmp_path):
     network = start_network(3, replicate="all")
     origin = network[2]
     wav = tmp_path / "song.wav"
@@ -50,10 +50,11 @@ def test_content_uploaded_at_one_node_is_replicated_byte_for_byte(start_network,
     wait_final_everywhere(network, creator.send(asset_body(upload, creator.did)))
     for node in network[:2]:
         info = wait_until(lambda: _content_info(node, upload["cid"]), what=f"{node.name} to hold the content")
-        facts = ("cid", "size", "media")
+        facts = ("cid", "size", "media", "sealed_cid", "sealed_size")
         assert {key: info.get(key) for key in facts} == {key: upload[key] for key in facts}, "the replica has the same size and media facts"
-        stored = node.config.parent / "data" / "content" / "files" / upload["cid"]
-        assert stored.read_bytes() == wav.read_bytes()
+        stored = node.config.parent / "data" / "content" / "files" / upload["sealed_cid"]
+        assert stored.read_bytes() != wav.read_bytes(), "replicas hold the content sealed"
+        assert open_sealed(stored.read_bytes(), upload) == wav.read_bytes()
 
 
 def _content_info(node: NodeProcess, cid: str) -> dict | None:

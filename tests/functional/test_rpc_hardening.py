@@ -143,7 +143,7 @@ def test_unregistered_uploads_expire_and_registered_ones_stay(tmp_path: Path, no
         what="the unregistered upload to be removed",
     )
     assert node.get(f"/v1/content/{registered['cid']}/info")["size"] == registered["size"]
-    assert not (tmp_path / "node0" / "content" / "files" / unregistered["cid"]).exists()
+    assert not (tmp_path / "node0" / "content" / "files" / unregistered["sealed_cid"]).exists()
     error = expect_status(409, creator.send, asset_body(unregistered, creator.did))
     assert "upload it here first" in error["message"]
 

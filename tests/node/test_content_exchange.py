@@ -6,15 +6,17 @@ import random
 
 import pytest
 
-from node.p2p.content_exchange import ContentExchange, FetchError
+from node.p2p.content_exchange import AssetFacts, ContentExchange, FetchError
 from node.p2p.content_server import ContentServer
 from node.p2p.messages import decode_content_blocks, decode_content_request, encode_content_blocks
 from node.p2p.peers import PENALTY_BAD_RESPONSE
 from protocol.cid import DAG_PB, RAW, cid_from_str, cid_to_str, make_cid
+from protocol.sealing import new_content_key, open_chunks
 from protocol.unixfs import CHUNK_SIZE, MAX_LINKS, FileNode, decode_file_node, encode_file_node
 from storage.database import open_stores
 
 LIMIT = 1 << 30
+MEDIA = {"format": "wav", "duration_ms": 1000, "sample_rate": 44100, "channels": 2}
 
 
 class Network:
@@ -100,3 +102,20 @@ async def test_a_dag_this_node_would_not_build_is_refused_and_nothing_kept(store
         await exchange(stores, network, ["odd"]).fetch(cid_to_str(root_cid))
     assert list((stores["sink"].content._tmp).iterdir()) == []
     assert stores["sink"].content.info(cid_to_str(root_cid)) is None
+
+
+async def test_a_sealed_upload_fetched_for_its_asset_keeps_the_asset_facts(stores):
+    plain = random.Random(9).randbytes(2 * CHUNK_SIZE + 5)
+    key = new_content_key()
+    ingest = stores["source"].content.start_ingest(LIMIT, key=key)
+    ingest.write(plain)
+    ingest.close_file()
+    uploaded = ingest.finish(MEDIA)
+    network = Network()
+    network.serve["a"] = ContentServer(stores["source"].content).serve
+    facts = AssetFacts(uploaded.asset, uploaded.cid, len(plain), MEDIA)
+    info = await exchange(stores, network, ["a"]).fetch(uploaded.cid, facts)
+    assert (info.cid, info.size, info.asset, info.asset_size, info.media) == (uploaded.cid, uploaded.size, uploaded.asset, len(plain), MEDIA)
+    stored = stores["sink"].content.path_of(info.cid).read_bytes()
+    assert plain[:4096] not in stored and b"".join(open_chunks(key, uploaded.asset, [stored])) == plain
+    assert stores["sink"].content.info(uploaded.asset) == info, "the asset id finds the sealed copy"
