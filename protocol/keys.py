@@ -33,6 +33,8 @@ class Domain(bytes, enum.Enum):
     HEADER = b"audiera/header/v1\x00"
     EVIDENCE = b"audiera/evidence/v1\x00"
     REQUEST = b"audiera/request/v1\x00"
+    PEER = b"audiera/peer/v1\x00"
+    """An authority vouching that a libp2p peer id is its node (peer discovery)."""
 
 
 def b58encode(data: bytes) -> str:

@@ -18,7 +18,7 @@ from protocol.genesis import Genesis
 from protocol.state import BlockResult, genesis_writes, next_state_root
 
 from . import keys
-from .errors import StorageError
+from .errors import OtherNetwork, StorageError
 from .state_scan import StateScan
 
 
@@ -77,10 +77,7 @@ class ChainStore:
         stored = self._db.get(keys.GENESIS)
         if stored is not None:
             if stored != genesis.hash:
-                raise StorageError(
-                    f"this data directory holds network {stored.hex()[:16]}…, not genesis {genesis.hash.hex()[:16]}…; "
-                    "use another --data-dir or the genesis it was created with"
-                )
+                raise OtherNetwork(stored, genesis.hash)
             return self.head()
         writes = genesis_writes(genesis)
         tip = ChainTip(0, genesis.hash, next_state_root(genesis.hash, writes), genesis.timestamp)

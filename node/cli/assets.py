@@ -18,12 +18,12 @@ from protocol.events import (
     AssetTerms,
     AssetWithdraw,
 )
-from protocol.keys import is_did
 
 from node.client import segment
 
 from .asset_views import render_asset, render_terms
 from .context import Context
+from .key_names import account
 from .errors import CliError, UsageError
 from .events_view import event_outcome
 from .paging import add_page_options
@@ -50,13 +50,13 @@ def asset_cid(text: str) -> str:
 
 
 def holder_share(text: str) -> dict[str, Any]:
-    """``DID=BPS``: a rights holder and its share in basis points (10000 = 100%)."""
-    did, sep, bps = text.rpartition("=")
-    if not sep or not is_did(did) or not (bps.isascii() and bps.isdigit()) or not 1 <= int(bps) <= TOTAL_SHARE_BPS:
+    """``DID=BPS`` or ``KEY=BPS``: a rights holder and its share in basis points (10000 = 100%)."""
+    holder, sep, bps = text.rpartition("=")
+    if not sep or not (bps.isascii() and bps.isdigit()) or not 1 <= int(bps) <= TOTAL_SHARE_BPS:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not DID=BPS (a did:key and a share from 1 to {TOTAL_SHARE_BPS} basis points)"
+            f"{text!r} is not DID=BPS (a did:key or key name and a share from 1 to {TOTAL_SHARE_BPS} basis points)"
         )
-    return {"account": did, "share_bps": int(bps)}
+    return {"account": account(holder), "share_bps": int(bps)}
 
 
 def parent_link(text: str) -> dict[str, str]:
@@ -90,7 +90,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     facts.add_argument("--isrc", default="", help="ISRC without dashes, e.g. USRC17607839")
     facts.add_argument("--iswc", default="", help="ISWC as T + 10 digits, e.g. T0345246801")
     facts.add_argument(
-        "--holder", action="append", type=holder_share, default=[], metavar="DID=BPS",
+        "--holder", action="append", type=holder_share, default=[], metavar="DID|KEY=BPS",
         help="a rights holder and share in basis points (repeatable; default: your key at 10000)",
     )
     facts.add_argument(

@@ -14,6 +14,8 @@ from node.client import DEFAULT_NODE_URL, RpcError
 from . import accounts, assets, chain, keys
 from . import fetch, lineage, market, royalties, search, testnet, usage, watch
 from .context import Context
+from .key_names import resolve_key_names
+from .keystore import default_keystore
 from .errors import CliError, UsageError
 from .output import Output
 
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         apply_defaults(args)
+        resolve_key_names(args, args.keystore or default_keystore())
         args.handler(Context(args, Output(args.json)))
     except CliError as exc:
         print(f"audiera: {exc.message}", file=sys.stderr)
