@@ -2,7 +2,8 @@
 
 The CLI signs an access event naming the asset, the purpose, the model or app it is for,
 and the node that serves it, and sends it to ``POST /v1/access``. The node answers with
-the content only if the rules admit the access (else one line: why not). The bytes go to
+the content only if the rules admit the access (else one line: why not); a node that
+lacks the file pulls it from its peers first. The bytes go to
 a temporary file beside the target with a progress bar; the file's root CID must equal
 the asset's before it takes the target's name. Then the access is followed until final.
 """
@@ -23,6 +24,7 @@ from node.client import NodeClient, segment
 
 from .assets import asset_cid
 from .chain import event_id
+from .content import ensure_local
 from .context import Context
 from .errors import CliError, UsageError
 from .events_view import event_outcome
@@ -63,8 +65,12 @@ def fetch_asset(ctx: Context) -> None:
     if args.max_price is None:
         answer = client.post_json("/v1/preflight", {"assets": [args.cid], "purpose": args.purpose, "account": key.did})["items"][0]
         max_price = answer["price"] if answer["allowed"] else 0
+        allowed = answer["allowed"]
     else:
-        max_price = args.max_price
+        max_price, allowed = args.max_price, True
+    if allowed:
+        # A refused access is refused with its reason by the node: pull only what may be served.
+        ensure_local(client, args.cid, ctx.out)
     body = Access(
         asset=args.cid,
         purpose=args.purpose,
