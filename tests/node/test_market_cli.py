@@ -30,7 +30,8 @@ ID = "ab" * 32
     "argv, fragment",
     [
         (["license", "grant", CID, "--purpose", "ai_training"], "--to"),
-        (["license", "grant", CID, "--to", "bob", "--purpose", "ai_training"], "is not an account"),
+        (["license", "grant", CID, "--to", "bob", "--purpose", "ai_training"], "is neither an account"),
+        (["license", "grant", CID, "--to", "did:key:nope", "--purpose", "ai_training"], "is not an account"),
         (["license", "grant", CID, "--to", DEV.did, "--purpose", "karaoke"], "invalid choice"),
         (["license", "revoke", "xyz"], "is not an event id"),
         (["license", "buy", "not-a-cid", "--purpose", "ai_training"], "is not an asset id"),
