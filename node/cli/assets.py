@@ -168,6 +168,17 @@ def draft_registration(ctx: Context) -> dict[str, Any]:
     return draft
 
 
+def require_participant(ctx: Context, did: str) -> None:
+    """Refuse before uploading when the registration would be refused: nothing gets stored."""
+    account = ctx.client.get(f"/v1/accounts/{segment(did)}", {"limit": 1})["account"]
+    # Events of this account still waiting in the mempool may register it: then let the node judge.
+    if not account["registered"] and account["next_nonce"] == account["nonce"] + 1:
+        raise CliError(
+            f"{did} (key {ctx.key_name!r}) is not a registered participant, so the node would refuse the asset; "
+            f"nothing was uploaded. Register first: audiera --key {ctx.key_name} register --name NAME --roles creator"
+        )
+
+
 def upload_asset(ctx: Context) -> None:
     args = ctx.args
     if args.only_upload:
@@ -178,6 +189,7 @@ def upload_asset(ctx: Context) -> None:
     key = ctx.signing_key()  # before the upload, so a wrong password costs no transfer
     if key.did not in {share["account"] for share in draft["rights_holders"]}:
         raise UsageError(f"your key ({key.did}) must be one of the --holder rights holders")
+    require_participant(ctx, key.did)
     info = upload_content(ctx, args.file)
     if info["media"] is None and args.asset_type in AUDIO_ASSET_TYPES:
         raise CliError(

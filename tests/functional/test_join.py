@@ -105,7 +105,7 @@ class _ByUrl(NodeProcess):
 def test_a_seventh_node_joins_a_six_node_testnet_and_serves_a_licensed_fetch_of_what_it_pulled(tmp_path):
     home = tmp_path / "home"
     directory = str(tmp_path / "testnet")
-    for name in ("ada", "mia"):
+    for name in ("ada", "mia", "leo"):
         ok(audiera(home, "--json", "key", "new", name))
     started = audiera(home, "--json", "testnet", "up", "--nodes", "6", "--block-period-ms", "500", "--dir", directory, "--fund", "mia=1000")
     try:
@@ -137,6 +137,28 @@ def test_a_seventh_node_joins_a_six_node_testnet_and_serves_a_licensed_fetch_of_
             audiera(home, "--json", "--node", follower.url, "--key", "mia", "fetch", asset, "--purpose", "ai_training", "-o", str(copy))
         )
         assert fetched["cid_verified"] and copy.read_bytes() == wav.read_bytes()
+
+        # fetch at a node that lacks the content pulls it first
+        drone = tmp_path / "drone.wav"
+        drone.write_bytes(make_wav(1.0, seed=4))
+        second = ok(
+            audiera(home, "--json", "--node", network[1].url, "--key", "ada", "upload", str(drone), "--title", "Low drone",
+                    "--price", "ai_training=5")
+        )["asset"]
+        assert audiera(home, "--node", follower.url, "content", "stat", second).returncode == 1
+        ok(audiera(home, "--json", "--node", follower.url, "--key", "mia", "license", "buy", second, "--purpose", "ai_training"))
+        ok(audiera(home, "--json", "--node", follower.url, "--key", "mia", "fetch", second, "--purpose", "ai_training",
+                   "-o", str(tmp_path / "drone-copy.wav")))
+        assert (tmp_path / "drone-copy.wav").read_bytes() == drone.read_bytes()
+
+        # an upload the node would refuse to register stores nothing
+        stray = tmp_path / "stray.wav"
+        stray.write_bytes(make_wav(1.0, seed=5))
+        refused = audiera(home, "--json", "--node", network[0].url, "--key", "leo", "upload", str(stray), "--title", "Stray")
+        assert refused.returncode == 1 and "not a registered participant" in json.loads(refused.stderr)["error"]["message"]
+        stray_cid = ok(audiera(home, "--json", "cid", str(stray)))["cid"]
+        missing = audiera(home, "--json", "--node", network[0].url, "content", "stat", stray_cid)
+        assert missing.returncode == 1 and json.loads(missing.stderr)["error"]["status"] == 404
     finally:
         stopped = audiera(home, "--json", "testnet", "down", "--dir", directory)
     assert ok(stopped)["stopped"] == 7

@@ -85,6 +85,8 @@ def proof_document(asset: str) -> dict:
         "event_proof": proof_view(block.proof_for(1)),
         "block": {"height": 3, "hash": block.hash.hex()},
         "header": header_view(header, final=True),
+        "manifest_root": body.manifest_root.hex(),
+        "manifest_size": len(manifest),
     }
 
 
@@ -105,6 +107,8 @@ def test_verify_membership_and_absence_offline():
         (lambda d: d["event_proof"].update(index=0), "not in block"),
         (lambda d: d["leaves"][0]["entry"].update(license="ee" * 32), "manifest proof does not hold"),
         (lambda d: d.pop("leaves"), "malformed"),
+        (lambda d: d.update(manifest_root="ab" * 32), "manifest_root"),
+        (lambda d: d.update(manifest_size=4), "manifest_size"),
     ],
 )
 def test_invalid_proofs_are_refused(tamper, fragment):
