@@ -17,6 +17,8 @@ from .config import DEFAULT_RPC_PORT, Config, ConfigError, default_home, dev_con
 from .daemon import run_node
 from node.files.genesis_file import load_genesis
 from node.files.join_files import discover_network, write_follower
+from node.p2p.genesis_exchange import GenesisFetchError, fetch_genesis
+from protocol.genesis import Genesis
 from node.chain.clock import system_clock
 from node.chain.reexecute import verify_stores
 
@@ -66,9 +68,17 @@ def resolve_config(args: argparse.Namespace) -> Config:
     return with_overrides(config, data_dir=args.data_dir, rpc_port=rpc_port)
 
 
+def genesis_of_peer(address: str) -> Genesis:
+    """The genesis a peer runs, asked over libp2p (for ``--join /ip4/…/p2p/…``)."""
+    try:
+        return asyncio.run(fetch_genesis(address))
+    except GenesisFetchError as exc:
+        raise ConfigError(exc.message) from None
+
+
 def prepare_join(addresses: list[str], data_dir: Path | None, genesis_hash: str | None, rpc_port: int | None) -> Path:
     """The config of a follower of the network at ``addresses``, written on the first join."""
-    joined = discover_network(addresses, genesis_hash)
+    joined = discover_network(addresses, genesis_hash, ask_peer=genesis_of_peer)
     directory = data_dir or default_home() / joined.genesis.network_id
     config_path = directory / JOINED_CONFIG
     if config_path.exists():

@@ -2,9 +2,10 @@
 
 A join address is a node's RPC URL (``http://127.0.0.1:8681``), which gives the genesis
 and that node's peer addresses, or a peer address (``/ip4/…/tcp/…/p2p/<id>``), which
-becomes a bootstrap peer. At least one must be an RPC URL on the first join, since the
-genesis comes from there; ``--genesis-hash`` pins what is expected, so a node that lies
-about the network is caught before anything is written. The files written are a genesis
+becomes a bootstrap peer and, when no RPC URL is given, is asked for the genesis over
+libp2p (by the daemon: this module writes files and stays out of networking).
+``--genesis-hash`` pins what is expected, so a node that lies about the network is
+caught before anything is written. The files written are a genesis
 and a config in the follower's directory: later starts need only the config.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from protocol.errors import ProtocolError
 from protocol.genesis import Genesis, parse_genesis
@@ -36,22 +38,33 @@ def is_rpc_url(address: str) -> bool:
     return address.startswith(("http://", "https://"))
 
 
-def discover_network(addresses: list[str], expected_hash: str | None) -> JoinedNetwork:
-    """Ask the RPC nodes among ``addresses`` for the genesis (they must agree) and their peer addresses."""
+GenesisByPeer = Callable[[str], Genesis]
+"""Asks a peer address for its genesis over libp2p (raises ConfigError); given by the daemon."""
+
+
+def discover_network(addresses: list[str], expected_hash: str | None, ask_peer: GenesisByPeer | None = None) -> JoinedNetwork:
+    """Ask the nodes at ``addresses`` for the genesis (they must agree); RPC nodes also give their peer addresses.
+
+    Peer addresses are asked only through ``ask_peer``, and only when no RPC URL is given.
+    """
     if not addresses:
         raise ConfigError("--join needs at least one address: a node's RPC URL or peer address")
     if len(addresses) > MAX_JOIN_ADDRESSES:
         raise ConfigError(f"--join takes at most {MAX_JOIN_ADDRESSES} addresses")
     urls = [address for address in addresses if is_rpc_url(address)]
-    if not urls:
-        raise ConfigError(
-            "the first --join needs a node's RPC URL (http://HOST:PORT) to fetch the genesis from; "
-            "peer addresses (/ip4/…/p2p/…) are kept as bootstrap peers"
-        )
     bootstrap = [address for address in addresses if not is_rpc_url(address)]
+    for address in bootstrap:
+        if not address.startswith(("/ip4/", "/ip6/", "/dns")) or "/p2p/" not in address:
+            raise ConfigError(f"--join {address!r} is neither an RPC URL (http://HOST:PORT) nor a peer address (/ip4/…/tcp/…/p2p/<id>)")
+    if not urls and ask_peer is None:
+        raise ConfigError("joining needs a node's RPC URL (http://HOST:PORT) to fetch the genesis from")
     genesis: Genesis | None = None
-    for url in urls:
-        found, listens = _ask(url)
+    for url in urls or bootstrap[:1]:
+        if is_rpc_url(url):
+            found, listens = _ask(url)
+        else:
+            assert ask_peer is not None
+            found, listens = ask_peer(url), []
         if expected_hash is not None and found.hash.hex() != expected_hash.lower():
             raise ConfigError(f"{url} runs genesis {found.hash.hex()}, not the expected {expected_hash}")
         if genesis is not None and found.hash != genesis.hash:

@@ -29,7 +29,7 @@ MAX_ADDRESS_CHARS = 200
 FORGET_AFTER_FAILURES = 20
 DIAL_BACKOFF_MIN_S = 0.5
 """py-libp2p needs a gap after a peer restarts before pubsub recovers (LIBP2P.md)."""
-DIAL_BACKOFF_MAX_S = 4.0
+DIAL_BACKOFF_MAX_S = 2.0
 """Redial a peer that is away at least this often, so a restarted network reconnects in seconds."""
 FILE_NAME = "peers.json"
 

@@ -16,7 +16,7 @@ finds another peer id or another genesis costs the liar nothing but gains it not
 
 The dialler keeps every bootstrap peer connected and, below ``target`` connections,
 dials known peers, authorities first; each peer's backoff starts at 0.5 s, doubles to
-4 s, and resets once it is connected again.
+2 s, and resets once it is connected again.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from .gossip import GossipHandler
 from .host import MAX_PERF_BYTES, P2PError, P2PHost, is_peer_id
 from .address_book import DIAL_BACKOFF_MIN_S, AddressBook
 from .discovery import Discovery
+from .genesis_exchange import serve_genesis
 from .identity import peer_id_of
 from .peering import PeerManager
 from .replication import Replicator
@@ -132,6 +133,7 @@ class Network:
             self._started_at = asyncio.get_running_loop().time()
         await self._peers.serve()
         await self._discovery.serve()
+        await serve_genesis(host, self._ledger.genesis)
         await host.serve(self._sync_protocol, self._sync_server.serve)
         await host.serve_pipelined(self._content_protocol, self._content_server.serve)
         await host.serve_perf()

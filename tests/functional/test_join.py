@@ -79,6 +79,16 @@ def test_a_node_joins_by_rpc_url_finds_every_peer_and_reconnects_after_a_restart
     print(f"reconnected to a restarted network in {reconnect_s:.2f} s")
     assert reconnect_s < 6 * TIMEOUT_FACTOR
 
+    # Knowing only a peer address: the genesis comes over libp2p, checked against the hash given.
+    peer_address = next(a for a in network[1].get("/v1/peers")["addresses"] if "/p2p/" in a)
+    by_peer = NodeProcess(
+        "by-peer", tmp_path, data_dir=tmp_path / "by-peer", extra_args=("--join", peer_address, "--genesis-hash", genesis_hash)
+    )
+    nodes.append(by_peer)
+    by_peer.start()
+    assert by_peer.get("/v1/status")["genesis_hash"] == genesis_hash
+    wait_until(lambda: connected_to(by_peer, [*network, again]), timeout=10 * TIMEOUT_FACTOR, what="the peer-address joiner connected to all")
+
     raw = [line for line in (tmp_path / "joiner-again.log").read_text().splitlines() if line and not LOG_LINE.match(line)]
     assert not raw, f"lines outside the log format: {raw[:5]}"
 
