@@ -115,7 +115,7 @@ class AddressBook:
         self._dials.setdefault(entry.peer_id, _DialState())
         return True
 
-    def vouch(self, peer_id: str, authority: Authority) -> None:
+    def set_authority(self, peer_id: str, authority: Authority | None) -> None:
         old = self._entries.get(peer_id)
         if old is not None and old.authority != authority:
             self._entries[peer_id] = replace(old, authority=authority)

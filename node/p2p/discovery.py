@@ -171,11 +171,14 @@ class Discovery:
         for record in records[:MAX_RECORDS]:
             checked = self.check_authority(record)
             if record.peer_id == source:
+                # A peer's word on itself is the one we keep, authority claim (or its lack) included.
                 self.book.add(checked)
-            elif self.book.get(record.peer_id) is None or checked.authority is not None:
-                # What a peer says of others only adds; it never rewrites an address we know.
-                known = self.book.get(record.peer_id)
-                self.book.add(checked if known is None else PeerEntry(known.peer_id, known.addresses, checked.authority))
+                self.book.set_authority(record.peer_id, checked.authority)
+            elif self.book.get(record.peer_id) is None:
+                self.book.add(checked)
+            elif checked.authority is not None:
+                # What a peer says of others never rewrites an address we know; a valid signature is a fact.
+                self.book.set_authority(record.peer_id, checked.authority)
 
     def _shared_records(self, asker: str) -> list[PeerEntry]:
         connected = set(self._host.peers())

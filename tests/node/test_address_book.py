@@ -97,7 +97,7 @@ def test_authorities_are_dialled_first():
     for peer in plain:
         book.add(entry(peer))
     book.add(entry(authority))
-    book.vouch(authority, Authority("did:key:z6Mk", b"\0" * 64))
+    book.set_authority(authority, Authority("did:key:z6Mk", b"\0" * 64))
     assert book.due(0.0, set())[0].peer_id == authority
 
 

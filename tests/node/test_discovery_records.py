@@ -68,3 +68,21 @@ def test_an_authority_claim_needs_a_current_authority_signing_that_peer_on_our_g
     assert check((key.did,), record(peer, other_genesis)).authority is None
     forged = Authority(key.did, outsider.sign(Domain.PEER, authority_statement(GENESIS, peer)))
     assert check((key.did,), record(peer, forged)).authority is None
+
+
+def test_what_a_peer_says_of_others_never_rewrites_a_known_address():
+    from node.p2p.address_book import AddressBook
+
+    source, known, fresh = (peer_id_of(create_new_key_pair()) for _ in range(3))
+    discovery = Discovery.__new__(Discovery)
+    discovery._ledger = _Ledger(())  # type: ignore[attr-defined]
+    discovery.book = AddressBook(None, peer_id_of(create_new_key_pair()))
+    discovery.book.add(PeerEntry(known, (f"/ip4/127.0.0.1/tcp/7/p2p/{known}",)))
+    lies = (
+        PeerEntry(known, (f"/ip4/10.9.9.9/tcp/1/p2p/{known}",)),
+        PeerEntry(fresh, (f"/ip4/127.0.0.1/tcp/8/p2p/{fresh}",)),
+        PeerEntry(source, (f"/ip4/127.0.0.1/tcp/9/p2p/{source}",)),
+    )
+    discovery._learn(source, lies)
+    assert discovery.book.get(known).addresses == (f"/ip4/127.0.0.1/tcp/7/p2p/{known}",)
+    assert discovery.book.get(fresh) is not None and discovery.book.get(source) is not None
