@@ -172,3 +172,15 @@ def test_a_seventh_node_joins_a_six_node_testnet_and_serves_a_licensed_fetch_of_
     finally:
         stopped = audiera(home, "--json", "testnet", "down", "--dir", directory)
     assert ok(stopped)["stopped"] == 7
+
+
+def test_invalid_start_on_a_data_directory_of_another_network_says_where_and_how_to_start_over(tmp_path, start_dev_node):
+    dev = start_dev_node("dev")
+    dev.stop()
+    _, (other,) = scaffold_network(tmp_path / "net", nodes=1)
+    refused = subprocess.run(
+        [sys.executable, "-m", "node.main", "run", "--config", str(other.config_path), "--data-dir", str(tmp_path / "dev")],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode == 1
+    assert str(tmp_path / "dev") in refused.stderr and "testnet up --reset" in refused.stderr, refused.stderr
