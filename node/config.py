@@ -78,6 +78,8 @@ class P2PConfig:
     """Which nodes pull the content of every new asset: authorities, all, or none."""
     identity_seed: str | None = None
     """Derive the node identity from this text instead of a key file: public test networks only."""
+    target_peers: int = 16
+    """Peers the node dials until it is connected to this many (bootstrap peers are always kept)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ def load_config(path: Path) -> Config:
         bootstrap=tuple(p2p.text_list("bootstrap")),
         replicate=p2p.choice("replicate", P2PConfig.replicate, REPLICATE_CHOICES),
         identity_seed=p2p.optional_text("identity_seed"),
+        target_peers=p2p.integer("target_peers", P2PConfig.target_peers, 0, 1000),
     )
     p2p.done()
     content = _Section(raw.get("content", {}), path, "content")

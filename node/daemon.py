@@ -14,6 +14,7 @@ from protocol.sealing import sealed_size
 from protocol.state import BlockContext
 from storage.database import Stores, open_stores
 from storage.releases import ReleaseStore
+from storage.errors import OtherNetwork
 
 from node.chain.clock import Clock, system_clock
 from node.chain.content_sweeper import run_content_sweeper
@@ -129,7 +130,15 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
     removed = stores.content.remove_partial_uploads()
     if removed:
         log.info("removed %d partial upload(s) left by an earlier stop", removed)
-    ledger = Ledger(stores.chain, genesis)
+    try:
+        ledger = Ledger(stores.chain, genesis)
+    except OtherNetwork as exc:
+        raise ConfigError(
+            f"{config.data_dir} holds network {exc.stored.hex()[:16]}…, not this genesis "
+            f"({genesis.hash.hex()[:16]}…, {config.genesis_file or 'the dev genesis'}). To start this network over, "
+            f"stop the node and remove {config.data_dir} (a local testnet: audiera testnet up --reset); "
+            "else run with the genesis that directory was made with"
+        ) from None
     votes = VotePool(ledger)
     mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
     ledger.add_listener(lambda change: _update_mempool(mempool, change, genesis.block_period_ms))
@@ -156,6 +165,8 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         replicate=wants_replication(config, key),
         max_content_bytes=sealed_size(config.rpc.max_upload_bytes),  # what the largest upload seals to
         liveness=liveness,
+        authority_key=key,
+        peers_file=config.data_dir / "peers.json",
     )
     intake.on_admitted(network.announce_event)
     ledger.add_listener(network.on_head_change)

@@ -35,6 +35,8 @@ class Domain(bytes, enum.Enum):
     REQUEST = b"audiera/request/v1\x00"
     VOTE = b"audiera/vote/v1\x00"
     RELEASE = b"audiera/key-release/v1\x00"
+    PEER = b"audiera/peer/v1\x00"
+    """An authority vouching that a libp2p peer id is its node (peer discovery)."""
 
 
 def b58encode(data: bytes) -> str:

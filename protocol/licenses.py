@@ -194,5 +194,6 @@ def judge_use(state: StateView, asset: AssetRecord, account: str, purpose: str, 
     else:
         terms_say = f"the terms of asset {cid} deny {purpose} (only a grant from a rights holder allows it)"
         basis = "denied"
-    reason = f"no license in force for {purpose} of asset {cid} held by {account}: " + "; ".join([*problems, terms_say])
+    holder = f" held by {account}" if account else ""  # a preflight may ask for nobody in particular
+    reason = f"no license in force for {purpose} of asset {cid}{holder}: " + "; ".join([*problems, terms_say])
     return Verdict(False, basis, reason, price=price if mode == "purchase" and not expired else 0, problems=tuple(problems))

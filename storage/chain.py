@@ -22,7 +22,7 @@ from protocol.state import BlockResult, genesis_writes, next_state_root
 from protocol.votes import Checkpoint
 
 from . import keys
-from .errors import StorageError
+from .errors import OtherNetwork, StorageError
 from .state_scan import StateScan
 
 
@@ -90,10 +90,7 @@ class ChainStore:
         stored = self._db.get(keys.GENESIS)
         if stored is not None:
             if stored != genesis.hash:
-                raise StorageError(
-                    f"this data directory holds network {stored.hex()[:16]}…, not genesis {genesis.hash.hex()[:16]}…; "
-                    "use another --data-dir or the genesis it was created with"
-                )
+                raise OtherNetwork(stored, genesis.hash)
             written = self._db.get(keys.FORMAT)
             if written != _FORMAT:
                 version = 1 if written is None else decode(written)

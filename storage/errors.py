@@ -15,6 +15,20 @@ class StorageError(Exception):
         self.message = message
 
 
+class OtherNetwork(StorageError):
+    """The data directory holds the chain of another genesis."""
+
+    code = "other_network"
+
+    def __init__(self, stored: bytes, expected: bytes) -> None:
+        super().__init__(
+            f"this data directory holds network {stored.hex()[:16]}…, not genesis {expected.hex()[:16]}…; "
+            "use another --data-dir or the genesis it was created with"
+        )
+        self.stored = stored
+        self.expected = expected
+
+
 class ContentError(StorageError):
     """Uploaded content was refused (too large, unreadable); nothing was kept."""
 

@@ -19,7 +19,6 @@ from protocol.events import (
     AssetTerms,
     AssetWithdraw,
 )
-from protocol.keys import is_did
 
 from node.client import segment
 from node.client.access import custody_for_upload
@@ -27,6 +26,7 @@ from node.client.access import custody_for_upload
 from .asset_keys import register_asset_key_commands
 from .asset_views import render_asset, render_terms
 from .context import Context
+from .key_names import account
 from .errors import CliError, UsageError
 from .events_view import event_outcome
 from .paging import add_page_options
@@ -54,13 +54,13 @@ def asset_cid(text: str) -> str:
 
 
 def holder_share(text: str) -> dict[str, Any]:
-    """``DID=BPS``: a rights holder and its share in basis points (10000 = 100%)."""
-    did, sep, bps = text.rpartition("=")
-    if not sep or not is_did(did) or not (bps.isascii() and bps.isdigit()) or not 1 <= int(bps) <= TOTAL_SHARE_BPS:
+    """``DID=BPS`` or ``KEY=BPS``: a rights holder and its share in basis points (10000 = 100%)."""
+    holder, sep, bps = text.rpartition("=")
+    if not sep or not (bps.isascii() and bps.isdigit()) or not 1 <= int(bps) <= TOTAL_SHARE_BPS:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not DID=BPS (a did:key and a share from 1 to {TOTAL_SHARE_BPS} basis points)"
+            f"{text!r} is not DID=BPS (a did:key or key name and a share from 1 to {TOTAL_SHARE_BPS} basis points)"
         )
-    return {"account": did, "share_bps": int(bps)}
+    return {"account": account(holder), "share_bps": int(bps)}
 
 
 def parent_link(text: str) -> dict[str, str]:
@@ -94,7 +94,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     facts.add_argument("--isrc", default="", help="ISRC without dashes, e.g. USRC17607839")
     facts.add_argument("--iswc", default="", help="ISWC as T + 10 digits, e.g. T0345246801")
     facts.add_argument(
-        "--holder", action="append", type=holder_share, default=[], metavar="DID=BPS",
+        "--holder", action="append", type=holder_share, default=[], metavar="DID|KEY=BPS",
         help="a rights holder and share in basis points (repeatable; default: your key at 10000)",
     )
     facts.add_argument(
@@ -173,6 +173,17 @@ def draft_registration(ctx: Context) -> dict[str, Any]:
     return draft
 
 
+def require_participant(ctx: Context, did: str) -> None:
+    """Refuse before uploading when the registration would be refused: nothing gets stored."""
+    account = ctx.client.get(f"/v1/accounts/{segment(did)}", {"limit": 1})["account"]
+    # Events of this account still waiting in the mempool may register it: then let the node judge.
+    if not account["registered"] and account["next_nonce"] == account["nonce"] + 1:
+        raise CliError(
+            f"{did} (key {ctx.key_name!r}) is not a registered participant, so the node would refuse the asset; "
+            f"nothing was uploaded. Register first: audiera --key {ctx.key_name} register --name NAME --roles creator"
+        )
+
+
 def upload_asset(ctx: Context) -> None:
     args = ctx.args
     if args.only_upload:
@@ -183,6 +194,7 @@ def upload_asset(ctx: Context) -> None:
     key = ctx.signing_key()  # before the upload, so a wrong password costs no transfer
     if key.did not in {share["account"] for share in draft["rights_holders"]}:
         raise UsageError(f"your key ({key.did}) must be one of the --holder rights holders")
+    require_participant(ctx, key.did)
     info = upload_content(ctx, args.file)
     if info["media"] is None and args.asset_type in AUDIO_ASSET_TYPES:
         raise CliError(

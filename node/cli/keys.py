@@ -1,4 +1,4 @@
-"""``audiera key new|list``: people's signing keys in the encrypted keystore."""
+"""``audiera key new|list|show``: people's signing keys in the encrypted keystore."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from .password import read_password
 
 def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     key = commands.add_parser("key", parents=common, help="create and list signing keys")
-    actions = key.add_subparsers(dest="key_command", required=True, metavar="{new,list}")
+    actions = key.add_subparsers(dest="key_command", required=True, metavar="{new,list,show}")
     new = actions.add_parser("new", parents=common, help="create a key, sealed with a password")
     new.add_argument("name", nargs="?", help="key name (default: --key, i.e. 'default')")
     new.set_defaults(handler=new_key)
     listing = actions.add_parser("list", parents=common, help="list keys (no password needed)")
     listing.set_defaults(handler=list_keys)
+    show = actions.add_parser("show", parents=common, help="a key's did and file (no password needed)")
+    show.add_argument("name", nargs="?", help="key name (default: --key, i.e. 'default')")
+    show.set_defaults(handler=show_key)
 
 
 def new_key(ctx: Context) -> None:
@@ -35,6 +38,19 @@ def new_key(ctx: Context) -> None:
     except KeystoreError as exc:
         raise CliError(exc.message) from None
     document = {"name": name, "did": key.did, "path": str(keystore.key_path(ctx.keystore, name))}
+    ctx.out.emit(document, lambda d: fields([("name", d["name"]), ("did", d["did"]), ("file", d["path"])]))
+
+
+def show_key(ctx: Context) -> None:
+    name = ctx.args.name or ctx.key_name
+    try:
+        path = keystore.key_path(ctx.keystore, name)
+        if not path.exists():
+            raise KeystoreError(f"no key named {name!r} in {ctx.keystore}; create it with: audiera key new {name}")
+        did = keystore.read_did(ctx.keystore, name)
+    except KeystoreError as exc:
+        raise CliError(exc.message) from None
+    document = {"name": name, "did": did, "path": str(path)}
     ctx.out.emit(document, lambda d: fields([("name", d["name"]), ("did", d["did"]), ("file", d["path"])]))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from importlib import metadata
@@ -11,14 +12,16 @@ from typing import NoReturn
 
 from node.client import DEFAULT_NODE_URL, RpcError
 
-from . import accounts, assets, chain, keys
+from . import accounts, assets, chain, content, keys
 from . import fetch, lineage, market, royalties, search, testnet, usage, watch
 from .context import Context
+from .key_names import resolve_key_names
+from .keystore import default_keystore
 from .errors import CliError, UsageError
 from .output import Output
 
 NODE_ENV = "AUDIERA_NODE"
-COMMAND_MODULES = (keys, chain, accounts, assets, search, market, fetch, lineage, usage, royalties, testnet, watch)
+COMMAND_MODULES = (keys, chain, accounts, assets, content, search, market, fetch, lineage, usage, royalties, testnet, watch)
 
 
 class CliParser(argparse.ArgumentParser):
@@ -86,16 +89,27 @@ def _version() -> str:
         return "unknown"
 
 
+def report_error(message: str, code: str, status: int | None, json_mode: bool) -> None:
+    """One line for a person, or one JSON object for a script, on stderr."""
+    if json_mode:
+        print(json.dumps({"error": {"code": code, "message": message, "status": status}}), file=sys.stderr)
+    else:
+        print(f"audiera: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Known before parsing, so that even a usage error reaches a script as JSON.
+    json_mode = "--json" in (sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
         apply_defaults(args)
+        resolve_key_names(args, args.keystore or default_keystore())
         args.handler(Context(args, Output(args.json)))
     except CliError as exc:
-        print(f"audiera: {exc.message}", file=sys.stderr)
+        report_error(exc.message, exc.code, None, json_mode)
         return exc.exit_code
     except RpcError as exc:  # the node refused, or could not be asked
-        print(f"audiera: {exc}", file=sys.stderr)
+        report_error(str(exc) if not json_mode else exc.message, exc.code, exc.status, json_mode)
         return 1
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0

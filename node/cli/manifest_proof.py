@@ -65,6 +65,11 @@ def verify_proof_document(document: Any, *, model: str | None = None, asset: str
     except ProtocolError as exc:
         raise ProofError(f"the model's register event is not in block {block_hash}: {exc.message}") from None
     body = event.body
+    # The node's copy of the root and size is a convenience; the event's own are what count,
+    # and a document whose copy differs was altered (or the node lied): say so, never pass it.
+    for field, committed in (("manifest_root", body.manifest_root.hex()), ("manifest_size", len(body.manifest))):
+        if field in document and document[field] != committed:
+            raise ProofError(f"the proof document's {field} {document[field]} is not the {committed} its model.register event commits to")
     try:
         verify_manifest_proof(body.manifest_root, len(body.manifest), claimed_asset, present, leaves)
     except ProtocolError as exc:

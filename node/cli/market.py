@@ -8,7 +8,6 @@ from typing import Any
 
 from protocol.errors import InvalidEvent
 from protocol.events import LicenseGrant, LicensePurchase, LicenseRevoke
-from protocol.keys import is_did
 from protocol.terms import PURPOSES
 
 from node.client import NodeClient, segment
@@ -18,6 +17,7 @@ from .chain import event_id
 from .context import Context
 from .list_files import read_list_file
 from .errors import CliError, UsageError
+from .key_names import account
 from .events_view import event_outcome, short_did
 from .output import fields, format_time, table
 from .submit import add_wait_options, submit_and_follow
@@ -25,9 +25,8 @@ from .terms_options import expiry_ms
 
 
 def account_did(text: str) -> str:
-    if not is_did(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an account (a did:key:z6Mk…)")
-    return text
+    """An account option: a did:key, or a key name resolved once the line is parsed."""
+    return account(text)
 
 
 def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
@@ -36,7 +35,7 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
 
     grant = actions.add_parser("grant", parents=common, help="license an asset you hold rights in to an account")
     grant.add_argument("cid", type=asset_cid, metavar="CID")
-    grant.add_argument("--to", dest="grantee", required=True, type=account_did, metavar="DID", help="the account licensed")
+    grant.add_argument("--to", dest="grantee", required=True, type=account_did, metavar="DID|KEY", help="the account licensed (a did or a key name)")
     grant.add_argument("--purpose", action="append", required=True, choices=PURPOSES, metavar="PURPOSE",
                        help=f"a purpose it covers (repeatable): {', '.join(PURPOSES)}")
     grant.add_argument("--expires", type=expiry_ms, default=0, metavar="DATE|MS", help="no use after this time; default never")

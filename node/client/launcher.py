@@ -32,10 +32,18 @@ class LaunchError(Exception):
 
 
 def node_command(
-    ready_file: Path, *, config: Path | None = None, data_dir: Path | None = None, rpc_port: int | None = None
+    ready_file: Path,
+    *,
+    config: Path | None = None,
+    data_dir: Path | None = None,
+    rpc_port: int | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> list[str]:
-    """The command line that runs a node with this interpreter; flags left out keep the config's values."""
-    command = [sys.executable, "-m", "node.main", "run", "--ready-file", str(ready_file)]
+    """The command line that runs a node with this interpreter; flags left out keep the config's values.
+
+    ``extra_args`` are more ``run`` flags, e.g. ``("--join", URL, "--genesis-hash", HEX)``.
+    """
+    command = [sys.executable, "-m", "node.main", "run", "--ready-file", str(ready_file), *extra_args]
     if rpc_port is not None:
         command += ["--rpc-port", str(rpc_port)]
     if config is not None:
@@ -71,12 +79,13 @@ class NodeProcess:
         rpc_port: int | None = None,
         cwd: Path | None = None,
         detached: bool = False,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         """How messages name this node (``node0``)."""
         self.ready_file = ready_file
         self.log_path = log_path
-        self.command = node_command(ready_file, config=config, data_dir=data_dir, rpc_port=rpc_port)
+        self.command = node_command(ready_file, config=config, data_dir=data_dir, rpc_port=rpc_port, extra_args=extra_args)
         """The command line it runs."""
         self._cwd = cwd
         self._detached = detached

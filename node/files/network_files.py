@@ -105,10 +105,11 @@ def render_config(
     replicate: str = "authorities",
     genesis: str = "../genesis.toml",
     authority_line: str = 'authority_key = "authority.key"',
+    data_dir: str = "data",
 ) -> str:
     lines = [
         "[node]",
-        'data_dir = "data"',
+        f'data_dir = "{data_dir}"',
         f'genesis = "{genesis}"',
         *([authority_line] if is_authority else []),
         "",

@@ -51,6 +51,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from .streams import Frames, P2PError, Pipe, answer_pipe, read_exactly, reset_quietly
 from .gossip_validation import Validator, Verdict
+from .library_logs import route_library_logs
 
 log = logging.getLogger("audiera.p2p")
 
@@ -101,6 +102,7 @@ class _NoStreamFailureReports(logging.Filter):
 
 
 logging.getLogger("libp2p.host.basic_host").addFilter(_NoStreamFailureReports())
+route_library_logs()
 
 
 class UnsupportedProtocol(P2PError):

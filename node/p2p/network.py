@@ -1,7 +1,7 @@
 """The node on the network: the parts wired together, and the narrow view the rest of the node gets.
 
-The parts, each in its own module: peer management (``peering``: handshakes, redial,
-scores, the peering switch), gossip handling (``gossip``), sync (``sync`` to catch up,
+The parts, each in its own module: peer management (``peering``: handshakes, scores,
+the peering switch), finding and dialling peers (``discovery``, ``address_book``), gossip handling (``gossip``), sync (``sync`` to catch up,
 ``sync_server`` to serve), content (``content_exchange`` to fetch, ``content_server`` to
 serve, ``replication``), all over
 one ``P2PHost``. ``Network`` builds them, runs them in one task group, restarts the
@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from libp2p.crypto.keys import KeyPair
+
+from protocol.keys import SigningKey
 
 from protocol.blocks import Block
 from protocol.evidence import Equivocation, VoteEvidence
@@ -37,7 +40,11 @@ from .content_exchange import AssetFacts, ContentExchange, FetchError
 from .content_server import ContentServer
 from .gossip import GossipHandler
 from .host import MAX_PERF_BYTES, P2PError, P2PHost, is_peer_id
-from .peering import RECONNECT_MIN_S, PeerManager
+from .address_book import DIAL_BACKOFF_MIN_S, AddressBook
+from .discovery import Discovery
+from .genesis_exchange import serve_genesis
+from .identity import peer_id_of
+from .peering import PeerManager
 from .release_gossip import ReleaseGossip
 from .replication import Replicator
 from .sync import Syncer
@@ -87,6 +94,8 @@ class Network:
         replicate: bool,
         max_content_bytes: int,
         liveness: AuthorityLiveness,
+        authority_key: SigningKey | None = None,
+        peers_file: Path | None = None,
     ) -> None:
         self._config = config
         self._ledger = ledger
@@ -95,8 +104,12 @@ class Network:
         self._tasks = OwnedTasks("network")
         self.traffic = traffic = TrafficCounters()
         """Gossip verdicts and sync and content bytes, for the RPC's metrics."""
-        self._peers = PeerManager(host, ledger, config.bootstrap, self._tasks)
+        self._peers = PeerManager(host, ledger, self._tasks)
         tag = messages.network_tag(ledger.genesis.hash)
+        self._discovery = Discovery(
+            host, ledger, self._peers, AddressBook(peers_file, peer_id_of(key_pair)), config.bootstrap,
+            tag=tag, authority_key=authority_key, target=config.target_peers,
+        )
         self._sync_protocol = messages.sync_protocol(tag)
         self._content_protocol = messages.content_protocol(tag)
         self._syncer = Syncer(
@@ -137,6 +150,8 @@ class Network:
         if self._started_at is None:
             self._started_at = self._loop.time()
         await self._peers.serve()
+        await self._discovery.serve()
+        await serve_genesis(host, self._ledger.genesis)
         await host.serve(self._sync_protocol, self._sync_server.serve)
         await host.serve_pipelined(self._content_protocol, self._content_server.serve)
         await host.serve_perf()
@@ -150,6 +165,7 @@ class Network:
             tasks.create_task(self._watch_host(), name="host watchdog")
             tasks.create_task(self._tasks.run(), name="network tasks")
             tasks.create_task(self._peers.run(), name="peers")
+            tasks.create_task(self._discovery.run(), name="discovery")
             tasks.create_task(self._syncer.run(), name="sync")
             tasks.create_task(self._gossip.run(), name="gossip")
             tasks.create_task(self._replicator.run(), name="replication")
@@ -173,7 +189,7 @@ class Network:
             if self._stopping:
                 return
             log.error("the network failed (%s); restarting it", reason)
-            await asyncio.sleep(RECONNECT_MIN_S)
+            await asyncio.sleep(DIAL_BACKOFF_MIN_S)
             await self.start()
 
     # --- what the daemon wires ----------------------------------------------------------

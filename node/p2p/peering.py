@@ -1,8 +1,7 @@
-"""Peer management: handshakes, redialling, scores and bans, and the operator's peering switch.
+"""Peer management: handshakes, scores and bans, and the operator's peering switch.
 
 Peers exchange a ``Status`` when they connect and every few seconds after; one on
-another genesis is dropped at once. Bootstrap peers are redialled with backoff
-whenever they are gone.
+another genesis is dropped at once. Which peers to dial is ``discovery``'s job.
 
 A peer that does not serve the status protocol (a libp2p tool, another program) is
 logged once and kept for ``SILENT_PEER_GRACE_S`` without a handshake: its gossip is
@@ -16,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from typing import Callable
+from typing import Any, Callable, Coroutine
 
 from protocol.errors import ProtocolError
 
@@ -32,9 +30,6 @@ log = logging.getLogger("audiera.network")
 
 STATUS_INTERVAL_S = 2.0
 HANDSHAKE_TIMEOUT_S = 5.0
-RECONNECT_MIN_S = 0.5
-"""py-libp2p needs a gap after a peer restarts before pubsub recovers (LIBP2P.md)."""
-RECONNECT_MAX_S = 15.0
 SILENT_PEER_GRACE_S = 10.0
 """How long a peer that does not speak the status protocol stays connected."""
 
@@ -42,10 +37,9 @@ PeerHook = Callable[[str], None]
 
 
 class PeerManager:
-    def __init__(self, host: P2PHost, ledger: Ledger, bootstrap: tuple[str, ...], tasks: OwnedTasks) -> None:
+    def __init__(self, host: P2PHost, ledger: Ledger, tasks: OwnedTasks) -> None:
         self._host = host
         self._ledger = ledger
-        self._bootstrap = bootstrap
         self._tasks = tasks
         self.book = PeerBook()
         self.peering = True
@@ -71,9 +65,11 @@ class PeerManager:
         await self._host.serve(messages.STATUS_PROTOCOL, self._serve_status)
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._reconnect_loop(), name="redial")
-            tasks.create_task(self._status_loop(), name="status")
+        await self._status_loop()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` as one of the network's owned tasks."""
+        self._tasks.start_soon(work)
 
     # --- scores and the peering switch ---------------------------------------------------
 
@@ -97,13 +93,13 @@ class PeerManager:
     async def set_peering(self, enabled: bool, only: frozenset[str] | None = None) -> None:
         """Cut the node off from every peer (or from all but ``only``), or let it reconnect."""
         self.peering, self.only = enabled, only
-        await asyncio.gather(*(self._disconnect(peer) for peer in self._host.peers() if not self._allowed(peer)))
+        await asyncio.gather(*(self._disconnect(peer) for peer in self._host.peers() if not self.allowed(peer)))
         if not enabled:
             log.warning("peering disabled: the node is cut off from its peers")
         else:
             log.warning("peering enabled%s", "" if only is None else f" with only {sorted(only)}")
 
-    def _allowed(self, peer: str) -> bool:
+    def allowed(self, peer: str) -> bool:
         return self.peering and peer not in self.book.banned and (self.only is None or peer in self.only)
 
     async def _disconnect(self, peer: str) -> None:
@@ -186,7 +182,7 @@ class PeerManager:
         if peer in self.book.banned:
             self._tasks.start_soon(self._drop_foreign(peer))
             return
-        if not self._allowed(peer):
+        if not self.allowed(peer):
             self._tasks.start_soon(self._disconnect(peer))
             return
         self.book.connected(peer)
@@ -205,40 +201,8 @@ class PeerManager:
             now = loop.time()
             unwanted = [
                 peer for peer in self._host.peers()
-                if not self._allowed(peer) or now - self._silent.get(peer, now) > SILENT_PEER_GRACE_S
+                if not self.allowed(peer) or now - self._silent.get(peer, now) > SILENT_PEER_GRACE_S
             ]
             await asyncio.gather(*(self._disconnect(peer) for peer in unwanted))
             wanted = [peer for peer in self._host.peers() if peer not in unwanted and peer not in self._silent]
             await asyncio.gather(*(self.exchange_status(peer) for peer in wanted))
-
-    async def _reconnect_loop(self) -> None:
-        """Keep every bootstrap peer connected, redialling with backoff while it is away."""
-        wanted = {}
-        for address in self._bootstrap:
-            peer = address.rsplit("/p2p/", 1)[-1]
-            wanted[peer] = address
-        delay = {peer: RECONNECT_MIN_S for peer in wanted}
-        next_try = {peer: 0.0 for peer in wanted}
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(0.25)
-            if not self.peering:
-                continue
-            connected = set(self._host.peers())
-            now = loop.time()
-            for peer, address in wanted.items():
-                if peer in connected or not self._allowed(peer) or peer == self._host.peer_id:
-                    delay[peer] = RECONNECT_MIN_S
-                    next_try[peer] = max(next_try[peer], now + RECONNECT_MIN_S)
-                    continue
-                if now < next_try[peer]:
-                    continue
-                try:
-                    await asyncio.wait_for(self._host.connect(address), timeout=HANDSHAKE_TIMEOUT_S)
-                    log.info("connected to %s", peer)
-                    delay[peer] = RECONNECT_MIN_S
-                except (P2PError, asyncio.TimeoutError) as exc:
-                    log.debug("dialing %s failed: %r", address, exc)
-                    delay[peer] = min(delay[peer] * 2, RECONNECT_MAX_S)
-                next_try[peer] = now + delay[peer] * random.uniform(0.8, 1.2)
-

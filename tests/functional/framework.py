@@ -42,7 +42,9 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 30, what: str =
 class NodeProcess:
     """One node process (started by the shared launcher) and an RPC client for it."""
 
-    def __init__(self, name: str, workdir: Path, *, config: Path | None = None, data_dir: Path | None = None) -> None:
+    def __init__(
+        self, name: str, workdir: Path, *, config: Path | None = None, data_dir: Path | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.name = name
         self.workdir = workdir
         self.config = config
@@ -50,7 +52,7 @@ class NodeProcess:
         self.log_path = workdir / f"{name}.log"
         self.ready_file = workdir / f"{name}.ready"
         self._launched = launcher.NodeProcess(
-            name, self.ready_file, self.log_path, config=config, data_dir=data_dir, rpc_port=0, cwd=REPO
+            name, self.ready_file, self.log_path, config=config, data_dir=data_dir, rpc_port=0, cwd=REPO, extra_args=extra_args
         )
         self.url = ""
 

@@ -30,7 +30,8 @@ ID = "ab" * 32
     "argv, fragment",
     [
         (["license", "grant", CID, "--purpose", "ai_training"], "--to"),
-        (["license", "grant", CID, "--to", "bob", "--purpose", "ai_training"], "is not an account"),
+        (["license", "grant", CID, "--to", "bob", "--purpose", "ai_training"], "is neither an account"),
+        (["license", "grant", CID, "--to", "did:key:nope", "--purpose", "ai_training"], "is not an account"),
         (["license", "grant", CID, "--to", DEV.did, "--purpose", "karaoke"], "invalid choice"),
         (["license", "revoke", "xyz"], "is not an event id"),
         (["license", "buy", "not-a-cid", "--purpose", "ai_training"], "is not an asset id"),
@@ -84,6 +85,8 @@ def proof_document(asset: str) -> dict:
         "event_proof": proof_view(block.proof_for(1)),
         "block": {"height": 3, "hash": block.hash.hex()},
         "header": header_view(header, final=True),
+        "manifest_root": body.manifest_root.hex(),
+        "manifest_size": len(manifest),
     }
 
 
@@ -104,6 +107,8 @@ def test_verify_membership_and_absence_offline():
         (lambda d: d["event_proof"].update(index=0), "not in block"),
         (lambda d: d["leaves"][0]["entry"].update(license="ee" * 32), "manifest proof does not hold"),
         (lambda d: d.pop("leaves"), "malformed"),
+        (lambda d: d.update(manifest_root="ab" * 32), "manifest_root"),
+        (lambda d: d.update(manifest_size=4), "manifest_size"),
     ],
 )
 def test_invalid_proofs_are_refused(tamper, fragment):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from node.config import load_config
+from node.config import dev_config, load_config
 from node.files.genesis_file import load_genesis
 from node.files.node_keys import key_from_seed
 from node.p2p.identity import load_or_create_node_key, peer_id_of
@@ -18,6 +18,11 @@ TESTNET = sorted((CONFIGS / "testnet").glob("node*/config.toml"))
 def test_dev_config_loads_as_a_dev_network():
     config = load_config(CONFIGS / "dev.toml")
     assert config.is_dev and config.authority_key_file is not None
+
+
+def test_dev_config_is_the_no_config_node(monkeypatch):
+    monkeypatch.delenv("AUDIERA_HOME", raising=False)
+    assert load_config(CONFIGS / "dev.toml") == dev_config()
 
 
 def test_the_shipped_testnet_has_three_nodes_and_all_are_authorities():

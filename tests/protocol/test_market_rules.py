@@ -325,3 +325,11 @@ def test_rejected_market_event_uses_no_nonce_and_no_credit() -> None:
     assert balance(world, ERIN) == 37
     assert decode(world.get(b"acct/" + ERIN.did.encode()))["nonce"] == 2  # type: ignore[arg-type]
     assert DENIED == "denied"
+
+
+def test_judge_use_for_nobody_in_particular_names_no_empty_account() -> None:
+    world = market()
+    record = get_asset(world, SONG)
+    assert record is not None
+    reason = judge_use(world, record, "", "ai_training", world.ts).reason
+    assert "held by" not in reason and "buy one for 10 credits" in reason
