@@ -8,6 +8,8 @@ import pytest
 
 from node.chain.key_release import KeyReleaser, judge_release
 from node.chain.ledger import Ledger
+from node.chain.vote_pool import VotePool
+from protocol.votes import Checkpoint, sign_vote, unsigned_vote
 from protocol.asset_custody import get_custody
 from protocol.events import Access, sign_event
 from protocol.key_custody import build_custody, open_sealed, recover_key
@@ -35,6 +37,18 @@ def append(ledger: Ledger, events) -> int:
     block, result = next_block(ledger.chain, events)
     ledger.append(block, result)
     return block.height
+
+
+def finalize_head(ledger: Ledger) -> None:
+    """The one authority votes along the canonical chain, then for one block more: the head so far is final."""
+    head = append(ledger, [])
+    pool = VotePool(ledger)
+    source = Checkpoint(0, ledger.chain.hash_at(0))
+    for height in range(1, head + 1):
+        target = Checkpoint(height, ledger.chain.hash_at(height))
+        pool.add(sign_vote(AUTHORITY, unsigned_vote(AUTHORITY.did, source, target)))
+        source = target
+    assert ledger.finalized.height == head - 1
 
 
 def registered(ledger: Ledger) -> None:
@@ -79,6 +93,7 @@ def test_judging_a_gossiped_release(world):
     registered(ledger)
     access = bob_access()
     append(ledger, [access])
+    finalize_head(ledger)
     share = open_sealed(AUTHORITY, ledger_custody(ledger).shares[0].sealed)
     good = sign_release(AUTHORITY, access.id, CID, 1, share, BOB.did)
     assert judge_release(ledger.chain, ledger.finalized, good) == (True, "")
