@@ -5,8 +5,7 @@ The shell is what a reader has: the node of the Quick start running (here on a f
 named by ``AUDIERA_NODE``), the package's commands on PATH, and the recordings the text
 names (``song.wav``, ``light.wav``, ``drone.wav``) in the working directory. ``text``
 blocks are synopses and commands for several terminals, not scripts. Set
-``AUDIERA_README`` to run another file's sections (docs/readme-walkthrough.md before it
-is pasted into the README).
+``AUDIERA_README`` to run another file's sections (a draft of the README, say).
 """
 
 from __future__ import annotations
