@@ -23,7 +23,7 @@ from .finality import HeaderFinality, apply_justifications
 from .keys import SigningKey
 from .records import BlockContext, StateOverlay, StateView
 from .state import BlockResult, apply_block, apply_event, next_state_root
-from .votes import Justification
+from .votes import Checkpoint, Justification
 
 
 class ParentTip(Protocol):
@@ -52,6 +52,9 @@ class FinalityContext:
     """The hash of the block at a height below the new block's, on its chain (None if unknown)."""
     authorities_at: Callable[[int], Sequence[str]]
     """The authority set that signs the block at a height on that chain (up to the new block's)."""
+    carried_justified: Callable[[Checkpoint], bool]
+    """Whether a header of that chain, up to the parent, showed this block justified: a
+    justification may build on any of them, not only the latest (see apply_justifications)."""
 
 
 def state_transition(
@@ -92,7 +95,10 @@ def state_transition(
         period_ms=period_ms,
         now_ms=now_ms,
     )
-    carried = apply_justifications(finality.parent, header, finality.ancestor_hash_at, finality.authorities_at)
+    carried = apply_justifications(
+        finality.parent, header, finality.ancestor_hash_at, finality.authorities_at,
+        carried_justified=finality.carried_justified,
+    )
     if not signature_checked:
         try:
             header.verify()
@@ -174,7 +180,10 @@ def build_block(
         period_ms=period_ms,
         now_ms=now_ms,
     )
-    carried = apply_justifications(finality.parent, header, finality.ancestor_hash_at, finality.authorities_at)
+    carried = apply_justifications(
+        finality.parent, header, finality.ancestor_hash_at, finality.authorities_at,
+        carried_justified=finality.carried_justified,
+    )
     block = Block(header=sign_header(key, header), events=tuple(included))
     return BuiltBlock(block, replace(result, finality=carried), tuple(refused))
 

@@ -11,6 +11,8 @@ from typing import Callable
 
 from protocol.blocks import Block
 from protocol.errors import InvalidBlock
+from protocol.finality import HeaderFinality
+from protocol.votes import Checkpoint
 from protocol.transition import FinalityContext
 from storage.chain import ChainStore, ChainTip
 
@@ -21,7 +23,7 @@ def canonical_finality(chain: ChainStore, head: ChainTip, next_authorities: tupl
     if record is None:
         raise InvalidBlock(f"the head {head.height} has no finality record; the store is damaged")
     view = BranchView(chain, head.height)
-    return FinalityContext(record.finality, view.hash_at, view.authorities_at_fn(next_authorities))
+    return FinalityContext(record.finality, view.hash_at, view.authorities_at_fn(next_authorities), view.carried_justified)
 
 
 class BranchView:
@@ -32,10 +34,35 @@ class BranchView:
         self._fork_height = fork_height
         self._hashes: dict[int, bytes] = {}
         self._next_authorities: dict[int, tuple[str, ...]] = {}
+        self._finality: dict[int, HeaderFinality] = {}
 
-    def add(self, block: Block, next_authorities: tuple[str, ...]) -> None:
+    def add(self, block: Block, next_authorities: tuple[str, ...], finality: HeaderFinality) -> None:
         self._hashes[block.height] = block.hash
         self._next_authorities[block.height] = next_authorities
+        self._finality[block.height] = finality
+
+    def carried_justified(self, checkpoint: Checkpoint) -> bool:
+        """Whether a header of this chain showed ``checkpoint`` justified.
+
+        Walks down from the tip while the headers' justified block is at least as high:
+        carried justification only rises along a chain, so below that it cannot appear.
+        """
+        height = max(self._hashes, default=self._fork_height)
+        while height > checkpoint.height:
+            finality = self._finality_at(height)
+            if finality is None or finality.justified.height < checkpoint.height:
+                return False
+            if finality.justified == checkpoint:
+                return True
+            height -= 1
+        return False
+
+    def _finality_at(self, height: int) -> HeaderFinality | None:
+        if height in self._finality:
+            return self._finality[height]
+        block_hash = self.hash_at(height)
+        record = self._chain.block_finality(block_hash) if block_hash is not None else None
+        return record.finality if record is not None else None
 
     def hash_at(self, height: int) -> bytes | None:
         if height <= self._fork_height:

@@ -165,7 +165,9 @@ class BlockImporter:
         applied = []
         for block in branch:
             try:
-                finality = FinalityContext(carried, on_branch.hash_at, on_branch.authorities_at_fn(get_authorities(state)))
+                finality = FinalityContext(
+                    carried, on_branch.hash_at, on_branch.authorities_at_fn(get_authorities(state)), on_branch.carried_justified
+                )
                 result = self._transition(parent, state, proposers, block, finality)
             except InvalidBlock as exc:
                 for later in branch[branch.index(block):]:
@@ -178,8 +180,8 @@ class BlockImporter:
             applied.append(AppliedBlock(block, result, undo, meta.total_difficulty if meta else 0))
             state = StateOverlay(state)
             state.writes.update(result.writes)
-            on_branch.add(block, get_authorities(state))
             carried = result.finality or carried
+            on_branch.add(block, get_authorities(state), carried)
             proposers.insert(0, block.header.proposer)
             parent = ChainTip(block.height, block.hash, block.header.state_root, block.header.ts)
         log.warning(

@@ -25,6 +25,8 @@ from protocol.state import BlockResult
 from protocol.votes import Checkpoint, Justification, justification_from_votes
 from storage.chain import AppliedBlock, ChainStore, ChainTip
 
+from .finality_context import BranchView
+
 log = logging.getLogger("audiera.ledger")
 
 _AUTHORITY_LOOKBACK = 64
@@ -126,14 +128,21 @@ class Ledger:
 
     def pending_justifications(self) -> tuple[Justification, ...]:
         """Quorums of votes for the head's chain that its headers do not carry yet, in the order
-        a header must carry them (each extends the one before, from the headers' latest)."""
-        carried = self.head_finality().justified
+        a header must carry them: each from a block the headers showed justified (or one
+        justified earlier in the list), each to a higher target."""
+        latest = self.head_finality().justified
+        shown = BranchView(self.chain, self.head.height)
+        added: set[Checkpoint] = set()
         found: list[Justification] = []
         while len(found) < MAX_JUSTIFICATIONS:
             best = None
             for link in self.votes.links():
-                target = link.target
-                if link.source != carried or target.height > self.head.height or self.chain.hash_at(target.height) != target.hash:
+                target, source = link.target, link.source
+                if target.height <= latest.height or target.height > self.head.height or self.chain.hash_at(target.height) != target.hash:
+                    continue
+                if source != latest and source not in added and not (
+                    self.chain.hash_at(source.height) == source.hash and shown.carried_justified(source)
+                ):
                     continue
                 authorities = self.authorities_for(target) or ()
                 votes = [vote for vote in self.votes.link_votes(link) if vote.voter in authorities]
@@ -142,7 +151,8 @@ class Ledger:
             if best is None:
                 break
             found.append(justification_from_votes(best[1]))
-            carried = best[0]
+            latest = best[0]
+            added.add(latest)
         return tuple(found)
 
     # --- fork choice -----------------------------------------------------------------------

@@ -88,6 +88,7 @@ def _verify_chain(
     hashes = {0: genesis.hash}
     signing_sets = {1: get_authorities(state)}
     carried = HeaderFinality.genesis(genesis.hash)
+    shown_justified = {carried.justified}
     for height in range(1, head.height + 1):
         block_hash = chain.hash_at(height)
         raw = chain.get_block_raw(block_hash) if block_hash else None
@@ -110,7 +111,7 @@ def _verify_chain(
                 period_ms=genesis.block_period_ms,
                 now_ms=now_ms,
                 signature_checked=False,
-                finality=FinalityContext(carried, hashes.get, signing_sets.__getitem__),
+                finality=FinalityContext(carried, hashes.get, signing_sets.__getitem__, shown_justified.__contains__),
             )
         except InvalidBlock as exc:
             problem(f"block {height} breaks rule {exc.rule}: {exc.message}")
@@ -135,6 +136,7 @@ def _verify_chain(
         hashes[height] = block.hash
         signing_sets[height + 1] = get_authorities(state)
         carried = result.finality or carried
+        shown_justified.add(carried.justified)
         stored = chain.block_finality(block.hash)
         if stored is None or stored.finality != carried:
             problem(f"block {height}: the stored header finality is not what its headers carry")

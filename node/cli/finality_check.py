@@ -33,6 +33,7 @@ def check_finality(client: NodeClient, height: int, block_hash: str) -> dict[str
     authorities = tuple(genesis["authorities"])
     parent_hash = bytes.fromhex(genesis["hash"])
     carried = HeaderFinality.genesis(parent_hash)
+    shown_justified = {carried.justified}
     hashes = {0: parent_hash}
     start, stop = 1, None
     checked = 0
@@ -52,7 +53,10 @@ def check_finality(client: NodeClient, height: int, block_hash: str) -> dict[str
             if header.proposer not in authorities:
                 return _unchecked(height, checked, f"block {header.height} is signed by {header.proposer}, not a genesis authority")
             try:
-                carried = apply_justifications(carried, header, hashes.get, lambda _: authorities)
+                carried = apply_justifications(
+                    carried, header, hashes.get, lambda _: authorities, carried_justified=shown_justified.__contains__
+                )
+                shown_justified.add(carried.justified)
             except InvalidBlock as exc:
                 if "not an authority" in exc.message:
                     return _unchecked(height, checked, exc.message)

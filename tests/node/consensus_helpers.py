@@ -135,6 +135,7 @@ class Forge:
         self._finality[block.hash] = apply_justifications(
             self._finality[tip.hash], block.header, lambda height: self._ancestor(tip.hash, height),
             lambda height: get_authorities(self._states[self._ancestor(tip.hash, height - 1)]),
+            carried_justified=lambda checkpoint: self._shown_justified(tip.hash, checkpoint),
         )
         self._tips[block.hash] = ChainTip(block.height, block.hash, block.header.state_root, ts)
         after = dict(state)
@@ -145,6 +146,15 @@ class Forge:
                 after[k] = v
         self._states[block.hash] = after
         return block
+
+    def _shown_justified(self, block_hash: bytes, checkpoint) -> bool:
+        """Whether a header from the genesis up to ``block_hash`` showed ``checkpoint`` justified."""
+        while True:
+            if self._finality[block_hash].justified == checkpoint:
+                return True
+            if block_hash not in self._parents:
+                return False
+            block_hash = self._parents[block_hash]
 
     def _ancestor(self, block_hash: bytes, height: int) -> bytes:
         while self._tips[block_hash].height > height:

@@ -304,6 +304,22 @@ def test_the_producer_side_pending_justifications_chain_from_the_headers(node, f
     assert [(j.source_height, j.target_height) for j in pending] == [(0, 1), (1, 2)]
 
 
+def test_a_quorum_from_an_older_justified_block_is_still_carried(node, forge):
+    # The headers carry genesis -> b1, but the votes that reached a quorum are genesis -> b2
+    # (voters who missed b1's votes): b2 must still be justifiable from the genesis, or those
+    # votes are stranded and finality stops (the simulation found this).
+    b1, b2 = forge.chain(None, A1, A2)
+    b3 = forge.block(b2, A3, justifications=(justification_from_votes(votes(None, b1, AUTHORITIES[:3])),))
+    node.import_all(b1, b2, b3)
+    for vote in votes(None, b2, AUTHORITIES[:3]):
+        node.votes.add(vote)
+    pending = node.ledger.pending_justifications()
+    assert [(j.source_height, j.target_height) for j in pending] == [(0, 2)]
+    b4 = forge.block(b3, A0, justifications=pending)
+    assert node.import_all(b4) == [EXTENDED]
+    assert node.ledger.head_finality().justified == checkpoint(b2)
+
+
 # --- equivocation -----------------------------------------------------------------------------
 
 

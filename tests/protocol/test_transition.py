@@ -39,7 +39,9 @@ IN_TURN, OUT_OF_TURN = KEYS[5 % 4], KEYS[0]
 NOW = TS + PERIOD
 CHAIN = {0: GENESIS.hash, 1: digest("b1"), 2: digest("b2"), 3: digest("b3"), 4: PARENT.hash}
 CARRIED = HeaderFinality(justified=Checkpoint(2, CHAIN[2]), final=Checkpoint(1, CHAIN[1]))
-FINALITY = FinalityContext(CARRIED, CHAIN.get, lambda height: tuple(k.did for k in KEYS))
+SHOWN_JUSTIFIED = {Checkpoint(0, CHAIN[0]), Checkpoint(1, CHAIN[1]), CARRIED.justified}
+"""What the chain's headers showed justified, up to the parent."""
+FINALITY = FinalityContext(CARRIED, CHAIN.get, lambda height: tuple(k.did for k in KEYS), SHOWN_JUSTIFIED.__contains__)
 
 
 def justification(source: int, target: int, signers=KEYS):
@@ -200,11 +202,19 @@ def test_a_bad_justification_breaks_the_justification_rule() -> None:
     assert broken_rule(block(IN_TURN, justifications=(justification(2, 3, KEYS[:2]),))) == BlockRule.JUSTIFICATION
 
 
+def test_a_justification_may_build_on_any_block_the_headers_showed_justified() -> None:
+    # Block 1 was shown justified before block 2: a link 1 -> 3 justifies 3 (but finalizes nothing).
+    result = transition(block(IN_TURN, justifications=(justification(1, 3),)))
+    assert result.finality == HeaderFinality(justified=Checkpoint(3, CHAIN[3]), final=CARRIED.final)
+    # Block 3 never was: a link from it is refused, as from a block the chain does not hold.
+    assert broken_rule(block(IN_TURN, justifications=(justification(3, 4),))) == BlockRule.JUSTIFICATION
+
+
 def test_build_block_carries_justifications_and_refuses_bad_ones() -> None:
     built = build(IN_TURN, [], justifications=(justification(2, 3),))
     assert built.block.header.justifications == (justification(2, 3),)
     assert built.result.finality == HeaderFinality(justified=Checkpoint(3, CHAIN[3]), final=Checkpoint(2, CHAIN[2]))
     assert transition(built.block) == built.result
     with pytest.raises(InvalidBlock) as exc:
-        build(IN_TURN, [], justifications=(justification(1, 3),))
+        build(IN_TURN, [], justifications=(justification(3, 4),))
     assert exc.value.rule == BlockRule.JUSTIFICATION
