@@ -150,6 +150,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
         log.info("re-admitted %d of %d journaled event(s)", intake.readmit_journaled(journaled), len(journaled))
     node_key = load_or_create_node_key(config.data_dir, config.p2p.identity_seed)
     importer = BlockImporter(ledger, clock)
+    votes.on_justified(importer.reconsider)
     liveness = AuthorityLiveness(clock)
     releases = ReleaseStore(stores.db)
     network = Network(

@@ -17,11 +17,12 @@ before it hands a block in). Every block that becomes canonical goes through
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Callable, NoReturn
 
 from protocol.authorities import get_authorities
 from protocol.blocks import Block
-from protocol.consensus import validate_not_future
+from protocol.consensus import fork_choice_key, validate_not_future
 from protocol.evidence import Equivocation
 from protocol.errors import BlockRule, InvalidBlock, ProtocolError
 from protocol.state import BlockResult, StateOverlay, StateView
@@ -43,6 +44,7 @@ REORG = "reorg"
 
 EvidenceListener = Callable[[Equivocation], None]
 _BAD_MEMORY = 10_000
+_SIDE_HEADS = 64
 
 
 class UnknownParent(ProtocolError):
@@ -59,6 +61,8 @@ class BlockImporter:
         self._bad: BoundedCache[bytes, InvalidBlock] = BoundedCache(_BAD_MEMORY)
         """Blocks refused, each with its refusal, so that it and its descendants are refused at once."""
         self._evidence_listeners: list[EvidenceListener] = []
+        self._side_heads: OrderedDict[bytes, tuple[int, int, str]] = OrderedDict()
+        """Tips of side branches kept lately: (total difficulty, height, proposer) by hash."""
 
     def on_evidence(self, listener: EvidenceListener) -> None:
         """Call ``listener`` with each new proof of equivocation (the network gossips them)."""
@@ -96,10 +100,37 @@ class BlockImporter:
         validate_not_future(header, self._clock())
         total = parent.total_difficulty + header.difficulty
         chain.store_side_block(block, total)
+        self._side_heads.pop(header.parent, None)
+        self._side_heads[block.hash] = (total, header.height, header.proposer)
+        while len(self._side_heads) > _SIDE_HEADS:
+            self._side_heads.popitem(last=False)
         if not ledger.prefers(ledger.branch(total, header.height, header.proposer, block.hash)):
             log.info("kept block %d %s on a side branch", header.height, block.hash.hex()[:12])
             return SIDE
         self._switch_to(block)
+        return REORG
+
+    def reconsider(self) -> str | None:
+        """Switch to a side branch kept here if fork choice now prefers it (votes justified one of
+        its blocks after it arrived); REORG if it did, else None."""
+        ledger, chain = self._ledger, self._ledger.chain
+        best = None
+        for block_hash, (total, height, proposer) in list(self._side_heads.items()):
+            if chain.is_canonical(block_hash, height) or height <= ledger.finalized.height:
+                continue
+            candidate = ledger.branch(total, height, proposer, block_hash)
+            if ledger.prefers(candidate) and (best is None or fork_choice_key(candidate, ledger.authorities) > fork_choice_key(best, ledger.authorities)):
+                best = candidate
+        if best is None:
+            return None
+        block = chain.get_block(best.hash)
+        if block is None:
+            return None
+        try:
+            self._switch_to(block)
+        except InvalidBlock as exc:
+            log.warning("could not switch to the branch of block %d: %s", best.height, exc.message)
+            return None
         return REORG
 
     # --- appending on the head ------------------------------------------------------------

@@ -57,11 +57,16 @@ class VotePool:
         self._clock = clock
         self._held: OrderedDict[bytes, tuple[Vote, float]] = OrderedDict()
         self._evidence_listeners: list[VoteEvidenceListener] = []
+        self._justified_listeners: list[Callable[[], object]] = []
         ledger.add_listener(self._on_head_change)
         ledger.add_finality_listener(self._on_finality_change)
 
     def on_evidence(self, listener: VoteEvidenceListener) -> None:
         self._evidence_listeners.append(listener)
+
+    def on_justified(self, listener: Callable[[], object]) -> None:
+        """Call ``listener`` when votes justify a block (fork choice may now prefer another branch)."""
+        self._justified_listeners.append(listener)
 
     @property
     def held_count(self) -> int:
@@ -88,6 +93,9 @@ class VotePool:
         for evidence in update.evidence:
             self.record_evidence(evidence)
         ledger.settle(update)
+        if update.justified and any(not ledger.chain.is_canonical(cp.hash, cp.height) for cp in update.justified):
+            for listener in self._justified_listeners:
+                listener()
         return VoteOutcome.COUNTED
 
     def record_evidence(self, evidence: VoteEvidence) -> bool:

@@ -116,7 +116,7 @@ class LocalChain:
             difficulty=IN_TURN_DIFFICULTY if in_turn else OUT_OF_TURN_DIFFICULTY,
         )
         block = Block(header=sign_header(key, header), events=events)
-        ledger.append(block, result)
+        ledger.append(block, replace(result, finality=ledger.head_finality()))  # no justification carried
         return block
 
     def add(self, block: Block) -> None:
@@ -125,4 +125,5 @@ class LocalChain:
         assert block.header.parent == head.hash, "add takes a block on this branch's head"
         result = apply_block(ledger.chain, block.events, BlockContext(block.height, block.header.ts), head.state_root)
         assert result.state_root == block.header.state_root
-        ledger.append(block, result)
+        assert not block.header.justifications, "add takes blocks that carry no justification"
+        ledger.append(block, replace(result, finality=ledger.head_finality()))

@@ -83,6 +83,7 @@ def start_node(data_dir: Path, clock: FakeClock) -> Node:
     ledger.add_listener(node.changes.append)
     node.importer.on_evidence(node.evidence.append)
     node.votes.on_evidence(node.vote_evidence.append)
+    node.votes.on_justified(node.importer.reconsider)
     return node
 
 

@@ -271,6 +271,16 @@ def test_fork_choice_keeps_the_branch_with_the_justified_block(node, forge):
     assert_head(node, a1)
 
 
+def test_votes_justifying_a_side_block_switch_the_node_to_its_branch(node, forge):
+    a1 = forge.block(None, A1)  # in turn: TD 2
+    c1 = forge.block(None, A0)  # TD 1: kept on a side branch
+    assert node.import_all(a1, c1) == [EXTENDED, SIDE]
+    for vote in votes(None, c1, AUTHORITIES[1:]):
+        node.votes.add(vote)
+    assert_head(node, c1)
+    assert node.changes[-1] == HeadChange(applied=(c1,), reverted=(a1,))
+
+
 def test_justifications_in_headers_finalize_without_gossip(node, forge):
     b1 = forge.block(None, A1)
     b2 = forge.block(b1, A2)
