@@ -101,7 +101,13 @@ def test_bad_input_is_refused_and_nothing_is_stored(start_local_node):
     assert "already registered" in expect_error(409, node.submit, good)["message"]
     upload = mallory.upload(make_wav(0.5, seed=3))
     assert "register as a participant" in expect_error(409, node.submit, mallory.sign(asset_body(upload, mallory.did)))["message"]
-    missing = {**upload, "cid": "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", "size": 0}
+    # Neither the content nor its sealed file was ever uploaded here.
+    missing = {
+        **upload,
+        "cid": "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+        "sealed_cid": "bafkreia6sj3oh7mmeagbwvnuf53qowsga5yonasllledc5fdsfuukrf7ae",
+        "size": 0,
+    }
     alice.nonce = 1
     assert "not on this node" in expect_error(409, node.submit, alice.sign(asset_body(missing, alice.did)))["message"]
     lying = {**upload, "size": upload["size"] + 1}
