@@ -35,8 +35,8 @@ log = logging.getLogger("audiera.votes")
 
 HOLD_S = 8.0
 """How long a vote for an unknown block waits for it."""
-MAX_VOTES_BEHIND = 256
-"""Most votes one answer to a peer's "votes behind this block" carries."""
+MAX_BLOCKS_BEHIND = 1024
+"""Deepest ``votes_behind`` looks below the block asked about."""
 
 VoteEvidenceListener = Callable[[VoteEvidence], None]
 
@@ -142,16 +142,23 @@ class VotePool:
         """The votes seen for a block (counted ones; a final block's may be forgotten)."""
         return self._ledger.votes.votes_for(Checkpoint(height, block_hash))
 
-    def votes_behind(self, target: Checkpoint, above_height: int) -> list[Vote]:
-        """The votes held for ``target`` and its ancestors above ``above_height`` (and our final
-        height), for a peer that has not seen ``target`` justified: lowest target first, at most
-        ``MAX_VOTES_BEHIND``, the votes nearest ``target`` kept when there are more."""
+    def votes_behind(self, target: Checkpoint, above_height: int, limit: int) -> list[Vote]:
+        """The votes held for ``target`` and its ancestors above ``above_height`` (the asking
+        peer's final height), for a peer that has not seen ``target`` justified: lowest target
+        first, at most ``limit``, those nearest ``target`` kept when there are more.
+
+        The walk down the chain stops below the lowest target the tracker holds votes for,
+        and after ``MAX_BLOCKS_BEHIND`` blocks, so an asker cannot make it read a long chain.
+        """
         ledger = self._ledger
-        floor = max(above_height, ledger.finalized.height)
+        lowest_held = min((link.target.height for link in ledger.votes.links()), default=None)
+        if lowest_held is None:
+            return []
+        floor = max(above_height, lowest_held - 1, target.height - MAX_BLOCKS_BEHIND)
         found: list[Vote] = []
         current: Checkpoint | None = target if ledger.chain.block_meta(target.hash) is not None else None
-        while current is not None and current.height > floor and len(found) < MAX_VOTES_BEHIND:
-            found.extend(ledger.votes.votes_for(current)[: MAX_VOTES_BEHIND - len(found)])
+        while current is not None and current.height > floor and len(found) < limit:
+            found.extend(ledger.votes.votes_for(current)[: limit - len(found)])
             meta = ledger.chain.block_meta(current.hash)
             current = None if meta is None else Checkpoint(meta.height - 1, meta.parent)
         found.reverse()
