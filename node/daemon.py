@@ -14,6 +14,7 @@ from protocol.sealing import sealed_size
 from protocol.state import BlockContext
 from storage.database import Stores, open_stores
 from storage.releases import ReleaseStore
+from storage.votes import VoteStore
 from storage.errors import OtherNetwork
 
 from node.chain.clock import Clock, system_clock
@@ -139,7 +140,7 @@ async def _run(config: Config, genesis: Genesis, stores: Stores, clock: Clock, r
             f"stop the node and remove {config.data_dir} (a local testnet: audiera testnet up --reset); "
             "else run with the genesis that directory was made with"
         ) from None
-    votes = VotePool(ledger)
+    votes = VotePool(ledger, VoteStore(stores.db))
     mempool = Mempool(stores.chain, max_events=config.mempool.max_events, max_future_nonces=config.mempool.max_future_nonces)
     ledger.add_listener(lambda change: _update_mempool(mempool, change, genesis.block_period_ms))
     key = load_authority(config, ledger.authorities)

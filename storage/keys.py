@@ -26,6 +26,7 @@ CONTENT_ROOT = b"cr/"  # root cid -> content facts (size, media)
 CONTENT_PENDING = b"cp/"  # root cid -> {"at": upload ms, "size", "leaves"} for uploads no registration names yet
 KEY_RELEASE = b"kr/"  # access event id + share index (1 byte) -> a signed key release (protocol/releases.py)
 CONTENT_SEALED = b"cs/"  # asset (plain root) cid -> sealed root cid of its latest upload sealed here
+COUNTED_VOTE = b"cv/"  # target height (8 bytes) + vote hash -> encoded vote the vote pool counted (above the final height)
 CONTENT_LEAF_COPY = b"cc/"  # leaf cid + root cid -> [offset, length]: a leaf also held in a file other than CONTENT_LEAF's
 
 HEAD = META + b"head"

@@ -10,7 +10,10 @@ from the RPC. The pool keeps only what can still matter and bounds the rest:
 - at most ``max_votes`` are counted at once (the tracker forgets votes below the final
   block as finality moves), and at most ``max_held`` wait for their block;
 - two slashable votes by one voter become vote evidence: stored, and handed to listeners
-  (the network gossips it).
+  (the network gossips it);
+- counted votes are kept in a ``VoteStore`` until finality passes them and counted again
+  at start: an authority's own last vote forbids it a lower source after a restart, so
+  the votes that justified its source must outlive the process.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import time
 from collections import OrderedDict
 from typing import Callable
 
+from protocol.errors import ProtocolError
 from protocol.evidence import VoteEvidence
 from protocol.votes import Checkpoint, Vote, encode_vote
+from storage.votes import VoteStore
 
 from .ledger import FinalityChange, HeadChange, Ledger
 
@@ -30,6 +35,8 @@ log = logging.getLogger("audiera.votes")
 
 HOLD_S = 8.0
 """How long a vote for an unknown block waits for it."""
+MAX_BLOCKS_BEHIND = 1024
+"""Deepest ``votes_behind`` looks below the block asked about."""
 
 VoteEvidenceListener = Callable[[VoteEvidence], None]
 
@@ -49,9 +56,17 @@ class VoteOutcome(enum.Enum):
 
 class VotePool:
     def __init__(
-        self, ledger: Ledger, *, max_votes: int = 20_000, max_held: int = 2_000, clock: Callable[[], float] = time.monotonic
+        self,
+        ledger: Ledger,
+        store: VoteStore | None = None,
+        *,
+        max_votes: int = 20_000,
+        max_held: int = 2_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``store``: where counted votes outlive a restart (None: in memory only)."""
         self._ledger = ledger
+        self._store = store
         self._max_votes = max_votes
         self._max_held = max_held
         self._clock = clock
@@ -60,6 +75,21 @@ class VotePool:
         self._justified_listeners: list[Callable[[], object]] = []
         ledger.add_listener(self._on_head_change)
         ledger.add_finality_listener(self._on_finality_change)
+        self._reload()
+
+    def _reload(self) -> None:
+        """Count again the votes kept before a restart (their signatures were checked when counted)."""
+        if self._store is None:
+            return
+        self._store.prune(self._ledger.finalized.height)
+        reloaded = 0
+        try:
+            for vote in self._store.votes_above(self._ledger.finalized.height):
+                reloaded += self._count(vote, keep=False) is VoteOutcome.COUNTED
+        except ProtocolError as exc:  # a damaged store: what it still had is counted, the rest comes again by gossip
+            log.warning("stopped reloading kept votes at one that does not decode: %s", exc.message)
+        if reloaded:
+            log.info("counted %d vote(s) kept from before the restart; final block %d", reloaded, self._ledger.finalized.height)
 
     def on_evidence(self, listener: VoteEvidenceListener) -> None:
         self._evidence_listeners.append(listener)
@@ -73,7 +103,10 @@ class VotePool:
         return len(self._held)
 
     def add(self, vote: Vote) -> VoteOutcome:
-        """Count a vote whose signature was checked (gossip validation, the voter, or the RPC)."""
+        """Count a vote whose signature was checked (gossip validation, sync, the voter, or the RPC)."""
+        return self._count(vote, keep=True)
+
+    def _count(self, vote: Vote, *, keep: bool) -> VoteOutcome:
         ledger = self._ledger
         if vote.target_height <= ledger.finalized.height:
             return VoteOutcome.STALE
@@ -90,6 +123,9 @@ class VotePool:
         if ledger.votes.vote_count() >= self._max_votes:
             return VoteOutcome.FULL
         update = ledger.votes.add_vote(vote)
+        if keep and self._store is not None:
+            # Kept before it can justify anything: a voter may build on what it justifies.
+            self._store.put(vote)
         for evidence in update.evidence:
             self.record_evidence(evidence)
         ledger.settle(update)
@@ -113,6 +149,28 @@ class VotePool:
     def votes_for(self, block_hash: bytes, height: int) -> list[Vote]:
         """The votes seen for a block (counted ones; a final block's may be forgotten)."""
         return self._ledger.votes.votes_for(Checkpoint(height, block_hash))
+
+    def votes_behind(self, target: Checkpoint, above_height: int, limit: int) -> list[Vote]:
+        """The votes held for ``target`` and its ancestors above ``above_height`` (the asking
+        peer's final height), for a peer that has not seen ``target`` justified: lowest target
+        first, at most ``limit``, those nearest ``target`` kept when there are more.
+
+        The walk down the chain stops below the lowest target the tracker holds votes for,
+        and after ``MAX_BLOCKS_BEHIND`` blocks, so an asker cannot make it read a long chain.
+        """
+        ledger = self._ledger
+        lowest_held = min((link.target.height for link in ledger.votes.links()), default=None)
+        if lowest_held is None:
+            return []
+        floor = max(above_height, lowest_held - 1, target.height - MAX_BLOCKS_BEHIND)
+        found: list[Vote] = []
+        current: Checkpoint | None = target if ledger.chain.block_meta(target.hash) is not None else None
+        while current is not None and current.height > floor and len(found) < limit:
+            found.extend(ledger.votes.votes_for(current)[: limit - len(found)])
+            meta = ledger.chain.block_meta(current.hash)
+            current = None if meta is None else Checkpoint(meta.height - 1, meta.parent)
+        found.reverse()
+        return found
 
     def _hold(self, vote: Vote) -> VoteOutcome:
         key = encode_vote(vote)
@@ -145,6 +203,8 @@ class VotePool:
         self.retry_held()
 
     def _on_finality_change(self, change: FinalityChange) -> None:
+        if self._store is not None:
+            self._store.prune(change.final.height)
         self._held = OrderedDict(
             (key, entry) for key, entry in self._held.items() if entry[0].target_height > change.final.height
         )

@@ -5,7 +5,8 @@ networks never share a topic or a request protocol; the status protocol is the o
 exception, so that a node can tell which network a stranger is on before dropping it):
 
 - ``/audiera/status/1``: both sides exchange a ``Status`` in one round trip.
-- ``/audiera/<net>/sync/1``: blocks by height range or by hash.
+- ``/audiera/<net>/sync/1``: blocks by height range or by hash, and the finality votes
+  behind a block (for a peer whose status shows it justified where we do not).
 - ``/audiera/<net>/content/2``: content blocks by CID, on a pipe (many requests a stream,
   answered in order).
 - ``/audiera/<net>/events/1``: a batch of waiting events handed to a peer that just
@@ -31,6 +32,8 @@ from protocol.fields import FieldReader
 STATUS_PROTOCOL = "/audiera/status/1"
 MAX_SYNC_BLOCKS = 512
 """Most blocks one sync response carries (it also stops short of the frame limit)."""
+MAX_SYNC_VOTES = 256
+"""Most votes one answer to ``VotesBehind`` carries."""
 MAX_CONTENT_CIDS = 32
 MAX_EVENT_BATCH = 4096
 
@@ -92,6 +95,10 @@ class Status:
     total_difficulty: int
     finalized_height: int
     finalized_hash: bytes
+    justified_height: int
+    """The highest block on the head's chain the sender knows as justified (by headers or votes):
+    a peer that holds it but not as justified asks for the votes behind it."""
+    justified_hash: bytes
 
     def encode(self) -> bytes:
         return encode(self.__dict__)
@@ -107,6 +114,8 @@ def decode_status(data: bytes) -> Status:
         total_difficulty=r.integer("total_difficulty"),
         finalized_height=r.integer("finalized_height"),
         finalized_hash=r.digest("finalized_hash"),  # type: ignore[arg-type]
+        justified_height=r.integer("justified_height"),
+        justified_hash=r.digest("justified_hash"),  # type: ignore[arg-type]
     )
     r.done()
     return status
@@ -129,14 +138,36 @@ class BlockByHash:
         return encode({"op": "hash", "hash": self.hash})
 
 
-def decode_sync_request(data: bytes) -> BlocksByRange | BlockByHash:
+@dataclass(frozen=True)
+class VotesBehind:
+    """The finality votes the peer holds for ``target`` and its ancestors above ``above_height``
+    (the asker's final height: nothing at or below it can change the asker's finality)."""
+
+    target_height: int
+    target_hash: bytes
+    above_height: int
+
+    def encode(self) -> bytes:
+        return encode({"op": "votes", "height": self.target_height, "hash": self.target_hash, "above": self.above_height})
+
+
+SyncRequest = BlocksByRange | BlockByHash | VotesBehind
+
+
+def decode_sync_request(data: bytes) -> SyncRequest:
     r = _read(data, "sync request")
-    op = r.choice("op", ("range", "hash"))
-    request: BlocksByRange | BlockByHash
+    op = r.choice("op", ("range", "hash", "votes"))
+    request: SyncRequest
     if op == "range":
         request = BlocksByRange(start=r.integer("start", low=1), count=r.integer("count", low=1, high=MAX_SYNC_BLOCKS))
-    else:
+    elif op == "hash":
         request = BlockByHash(hash=r.digest("hash"))  # type: ignore[arg-type]
+    else:
+        request = VotesBehind(
+            target_height=r.integer("height", low=1),
+            target_hash=r.digest("hash"),  # type: ignore[arg-type]
+            above_height=r.integer("above"),
+        )
     r.done()
     return request
 
@@ -150,6 +181,18 @@ def decode_blocks(data: bytes) -> list[bytes]:
     blocks = r.items("blocks", lambda v, w: _bytes(v, w), max_items=MAX_SYNC_BLOCKS, unique=False)
     r.done()
     return list(blocks)
+
+
+def encode_votes(encoded_votes: list[bytes]) -> bytes:
+    return encode({"votes": encoded_votes})
+
+
+def decode_votes(data: bytes) -> list[bytes]:
+    """The encoded votes of an answer to ``VotesBehind`` (each still to decode and check)."""
+    r = _read(data, "votes response")
+    found = r.items("votes", lambda v, w: _bytes(v, w), max_items=MAX_SYNC_VOTES, unique=False)
+    r.done()
+    return list(found)
 
 
 def encode_content_request(cids: list[bytes]) -> bytes:

@@ -119,13 +119,14 @@ class Network:
             lambda peer, request: host.request(peer, self._sync_protocol, request),
             self._peers.penalize,
             lambda event_id: self._gossip.known_event(event_id),
+            votes,
             traffic,
         )
         self._peers.on_status(lambda _: self._syncer.poke())
         self._gossip = GossipHandler(
             host, ledger, intake, mempool, importer, self._peers, self._syncer, self._tasks, votes, liveness, traffic
         )
-        self._sync_server = SyncServer(ledger.chain, traffic)
+        self._sync_server = SyncServer(ledger.chain, votes.votes_behind, traffic)
         self._releases = ReleaseGossip(host, ledger.chain, lambda: ledger.finalized, releases, tag, self._tasks)
         self._content = ContentExchange(
             content,

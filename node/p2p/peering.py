@@ -120,6 +120,7 @@ class PeerManager:
     def _our_status(self) -> messages.Status:
         ledger = self._ledger
         head, final = ledger.head, ledger.finalized
+        justified = ledger.justified_on(head.hash, head.height)
         return messages.Status(
             network_id=ledger.genesis.network_id,
             genesis=ledger.genesis.hash,
@@ -128,6 +129,8 @@ class PeerManager:
             total_difficulty=ledger.head_difficulty,
             finalized_height=final.height,
             finalized_hash=final.hash,
+            justified_height=justified.height,
+            justified_hash=justified.hash,
         )
 
     async def _serve_status(self, peer: str, request: bytes) -> bytes:

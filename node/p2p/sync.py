@@ -3,6 +3,12 @@
 Correctness never rests on gossip: a node that starts late, restarts after a crash or
 missed a block learns from status exchanges that a peer is ahead, and pulls what it
 lacks here, checking every block as it imports it.
+
+Nor does finality: gossip is not retried, so the votes that justified a block can miss a
+node for good (after a split, one side's votes justified its block and the other never got
+them; fork choice then keeps the knowing side on that block while only the other side may
+extend it). A peer's status names the highest block it knows as justified; when we hold
+that block but do not see it justified, we ask that peer for the votes behind it.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from typing import Awaitable, Callable
 from protocol.blocks import Block, OwedSignature, decode_block_unchecked
 from protocol.errors import ProtocolError
 from protocol.events import Event
+from protocol.votes import Checkpoint, Vote, decode_vote
 
 from node.chain.importer import BlockImporter
 from node.chain.ledger import Ledger
+from node.chain.vote_pool import VoteOutcome, VotePool
 from .host import P2PError
-from .messages import MAX_SYNC_BLOCKS, BlocksByRange, decode_blocks
+from .messages import MAX_SYNC_BLOCKS, BlocksByRange, VotesBehind, decode_blocks, decode_votes
 from .peers import PENALTY_BAD_RESPONSE, PENALTY_FAILED_REQUEST, PENALTY_INVALID_BLOCK, PeerBook, PeerRecord
 from .traffic import Stream, TrafficCounters
 from node.chain.signature_worker import PendingChecks, SignatureVerifier
@@ -35,6 +43,9 @@ RETRY_AFTER_FAILURE_S = 1.0
 """Pause after a pull that failed, before asking again: each status exchange pokes the
 syncer, and retrying at that pace scored every peer down to a ban within seconds of a
 transient connection loss."""
+VOTES_RETRY_S = 6.0
+"""How soon the votes behind one block are asked for again (of any peer) while it is still not
+justified here: each status exchange (every 2 s, from every peer) would ask otherwise."""
 
 
 class Syncer:
@@ -46,9 +57,13 @@ class Syncer:
         request: Requester,
         penalize: Penalizer,
         known_events: Callable[[bytes], Event | None],
+        votes: VotePool,
         traffic: TrafficCounters | None = None,
     ) -> None:
         self._known_events = known_events
+        self._votes = votes
+        self._votes_asked: dict[Checkpoint, float] = {}
+        """Blocks whose votes we asked for, and when (so a peer is not asked each status)."""
         self._traffic = traffic if traffic is not None else TrafficCounters()
         self._ledger = ledger
         self._importer = importer
@@ -107,6 +122,70 @@ class Syncer:
                     break
             if not self.syncing:
                 self.target_height = 0
+            # After the pull: a justified block a peer named may have just arrived.
+            await self.learn_justified()
+
+    async def learn_justified(self) -> None:
+        """Ask for the votes behind each block a peer's status shows justified that we hold but do not see justified."""
+        now = asyncio.get_running_loop().time()
+        final_height = self._ledger.finalized.height
+        self._votes_asked = {
+            target: asked for target, asked in self._votes_asked.items()
+            if target.height > final_height and now - asked < VOTES_RETRY_S
+        }
+        for record in self._peers.records():
+            status = record.status
+            if status is None or record.peer_id in self._peers.banned:
+                continue
+            target = Checkpoint(status.justified_height, status.justified_hash)
+            if target in self._votes_asked or not self._lacks_justification(target):
+                continue
+            self._votes_asked[target] = now
+            await self._fetch_votes(record.peer_id, target)
+
+    def _lacks_justification(self, target: Checkpoint) -> bool:
+        ledger = self._ledger
+        return (
+            target.height > ledger.finalized.height
+            and ledger.chain.block_meta(target.hash) is not None
+            and not ledger.votes.is_justified(target)
+        )
+
+    async def _fetch_votes(self, peer: str, target: Checkpoint) -> None:
+        """Count the votes ``peer`` holds behind ``target``, each signature checked as gossip's are."""
+        request = VotesBehind(target.height, target.hash, self._ledger.finalized.height).encode()
+        try:
+            answer = await self._request(peer, request)
+            self._traffic.exchange(Stream.SYNC, request, answer)
+            found = [decode_vote(raw, verify=False) for raw in decode_votes(answer)]
+        except P2PError as exc:
+            await self._penalize(peer, PENALTY_FAILED_REQUEST, f"votes request failed: {exc.message}")
+            return
+        except ProtocolError as exc:
+            await self._penalize(peer, PENALTY_BAD_RESPONSE, f"malformed votes response: {exc.message}")
+            return
+        wanted = [vote for vote in found if self._could_count(vote)]
+        try:
+            checks = await self._verifier.start_checks([OwedSignature(vote.signature_check(), None) for vote in wanted])
+            await checks.wait()
+        except ProtocolError as exc:
+            await self._penalize(peer, PENALTY_BAD_RESPONSE, f"a vote with a bad signature in a votes response: {exc.message}")
+            return
+        counted = sum(self._votes.add(vote) is VoteOutcome.COUNTED for vote in wanted)
+        log.info(
+            "counted %d of %d vote(s) behind block %s from %s; %s",
+            counted, len(found), target.describe(), peer,
+            "it is justified here now" if self._ledger.votes.is_justified(target) else "it is still not justified here",
+        )
+
+    def _could_count(self, vote: Vote) -> bool:
+        """Worth checking: for a block we hold above our final one, by an authority that signs it
+        (a vote for a block we lack would only wait in the pool, and a peer chose to send it)."""
+        ledger = self._ledger
+        if vote.target_height <= ledger.finalized.height:
+            return False
+        authorities = ledger.authorities_for(vote.target)
+        return authorities is not None and vote.voter in authorities
 
     async def _pull_from(self, peer: str, peer_height: int) -> bool:
         """Fetch ``peer``'s chain from where it leaves ours up to its head; False if it gave nothing usable.

@@ -76,7 +76,7 @@ class Relay:
     def __init__(self, genesis: dict[str, Any], blocks: list[Block]) -> None:
         self.host = P2PHost(create_new_key_pair(), "/ip4/127.0.0.1/tcp/0")
         genesis_hash = bytes.fromhex(genesis["hash"])
-        self.status = messages.Status(genesis["network_id"], genesis_hash, 0, genesis_hash, 0, 0, genesis_hash)
+        self.status = messages.Status(genesis["network_id"], genesis_hash, 0, genesis_hash, 0, 0, genesis_hash, 0, genesis_hash)
         self.tag = messages.network_tag(genesis_hash)
         self.events: dict[bytes, Event] = {event.id: event for block in blocks for event in block.events}
 

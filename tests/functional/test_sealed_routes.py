@@ -85,7 +85,7 @@ async def ask_for_blocks(node: NodeProcess, cids: list[bytes]) -> dict[bytes, by
     genesis = node.get("/v1/genesis")
     genesis_hash = bytes.fromhex(genesis["hash"])
     tag = messages.network_tag(genesis_hash)
-    status = messages.Status(genesis["network_id"], genesis_hash, 0, genesis_hash, 0, 0, genesis_hash)
+    status = messages.Status(genesis["network_id"], genesis_hash, 0, genesis_hash, 0, 0, genesis_hash, 0, genesis_hash)
     host = P2PHost(create_new_key_pair(), "/ip4/127.0.0.1/tcp/0")
     await host.start()
     try:

@@ -28,6 +28,7 @@ from protocol.state import genesis_writes, next_state_root
 from storage import keys
 from storage.chain import ChainTip
 from storage.database import Stores, open_stores
+from storage.votes import VoteStore
 from tests.storage.chain_helpers import GENESIS_TS, build_block, key
 
 PERIOD_MS = 1000
@@ -79,7 +80,7 @@ def start_node(data_dir: Path, clock: FakeClock) -> Node:
     ledger = Ledger(stores.chain, GENESIS)
     mempool = Mempool(stores.chain, max_events=1000, max_future_nonces=8)
     ledger.add_listener(lambda change: _update_mempool(mempool, change, GENESIS.block_period_ms))
-    node = Node(stores, ledger, BlockImporter(ledger, clock), mempool, VotePool(ledger))
+    node = Node(stores, ledger, BlockImporter(ledger, clock), mempool, VotePool(ledger, VoteStore(stores.db)))
     ledger.add_listener(node.changes.append)
     node.importer.on_evidence(node.evidence.append)
     node.votes.on_evidence(node.vote_evidence.append)

@@ -75,7 +75,7 @@ async def test_both_ends_of_a_content_fetch_count_the_same_bytes(stores) -> None
 async def test_the_sync_server_counts_what_it_is_asked_and_answers(stores) -> None:
     traffic = TrafficCounters()
     request = messages.BlocksByRange(start=1, count=10).encode()
-    answer = await SyncServer(stores["source"].chain, traffic).serve("peer", request)
+    answer = await SyncServer(stores["source"].chain, lambda target, above, limit: [], traffic).serve("peer", request)
     counted = traffic.snapshot().bytes
     assert (counted[(Stream.SYNC, Direction.IN)], counted[(Stream.SYNC, Direction.OUT)]) == (len(request), len(answer))
     assert counted[(Stream.CONTENT, Direction.IN)] == 0
