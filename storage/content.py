@@ -177,7 +177,7 @@ class ContentStore:
                 removed.append(root)
         return SweepResult(tuple(removed), tuple(kept))
 
-    def _remove(self, root: str, record: dict[str, Any]) -> None:
+    def _remove(self, root: str, record: dict[str, Any], *, pending: bool = True) -> None:
         with self._lock:
             with self._db.write_batch(transaction=True, sync=True) as batch:
                 for leaf in set(record["leaves"]):
@@ -187,11 +187,47 @@ class ContentStore:
                 asset = record.get("asset")
                 if asset is not None and self._db.get(keys.CONTENT_SEALED + asset.encode()) == root.encode():
                     batch.delete(keys.CONTENT_SEALED + asset.encode())
-            self.pending_bytes -= record["size"]
-            self.pending_files -= 1
+            if pending:
+                self.pending_bytes -= record["size"]
+                self.pending_files -= 1
         # The dag-pb nodes stay: another file may share one, and they are a few bytes per leaf.
         self.path_of(root).unlink(missing_ok=True)
         fsync_directory(self._files)
+
+    def list(self, *, after: str = "", limit: int = 100) -> list[ContentInfo]:
+        """Sealed files held here, by sealed CID, the first ``limit`` after ``after``."""
+        found = []
+        start = keys.CONTENT_ROOT + after.encode() + b"\x00" if after else keys.CONTENT_ROOT
+        stop = keys.CONTENT_ROOT[:-1] + bytes([keys.CONTENT_ROOT[-1] + 1])  # just past the prefix
+        for key, _ in self._db.iterator(start=start, stop=stop):
+            info = self.info(key[len(keys.CONTENT_ROOT) :].decode())
+            if info is not None:
+                found.append(info)
+            if len(found) >= limit:
+                break
+        return found
+
+    def remove(self, cid: str) -> ContentInfo | None:
+        """Delete a sealed file (named by its sealed CID or its asset id) and its blocks; what was removed, or None.
+
+        It is the node's copy only: the asset's record stays, and the file can be pulled
+        again from any peer that holds it. Blocking I/O: call it off the event loop.
+        """
+        info = self.info(cid)
+        if info is None:
+            return None
+        root = info.cid
+        pending = self._db.get(keys.CONTENT_PENDING + root.encode())
+        if pending is not None:
+            self._remove(root, decode(pending))
+            return info
+        # Which leaves are this file's: the leaf index names each leaf's holder (or a copy's).
+        leaves = {key[len(keys.CONTENT_LEAF) :] for key, value in self._db.iterator(prefix=keys.CONTENT_LEAF)
+                  if decode(value)[0] == root}
+        leaves |= {key[len(keys.CONTENT_LEAF_COPY) : -len(root)] for key in self._db.iterator(prefix=keys.CONTENT_LEAF_COPY, include_value=False)
+                   if key.endswith(root.encode())}
+        self._remove(root, {"leaves": sorted(leaves), "size": info.size, "asset": info.asset}, pending=False)
+        return info
 
     def _unindex_leaf(self, batch: Any, leaf: bytes, root: str) -> None:
         batch.delete(keys.CONTENT_LEAF_COPY + leaf + root.encode())

@@ -1,4 +1,4 @@
-"""``audiera content pull|pin|stat``: content a node holds, fetched from its peers on request.
+"""``audiera content pull|pin|stat|ls|rm``: content a node holds, fetched from its peers on request.
 
 A follower does not replicate every asset; ``pull`` (or ``pin``, as kubo users say it)
 has the node fetch a file from its peers, check every block against its CID and keep
@@ -21,8 +21,8 @@ PULL_TIMEOUT_S = 600.0
 
 
 def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
-    content = commands.add_parser("content", parents=common, help="content this node holds: pull it from peers, show it")
-    actions = content.add_subparsers(dest="content_command", required=True, metavar="{pull,pin,stat}")
+    content = commands.add_parser("content", parents=common, help="content this node holds: pull it from peers, list, show or remove it")
+    actions = content.add_subparsers(dest="content_command", required=True, metavar="{pull,pin,stat,ls,rm}")
     for name, text in (("pull", "fetch content from the node's peers and keep it there"), ("pin", "the same as pull")):
         pull = actions.add_parser(name, parents=common, help=text)
         pull.add_argument("cid", type=asset_cid, metavar="CID")
@@ -30,6 +30,13 @@ def register_commands(commands: Any, common: list[argparse.ArgumentParser]) -> N
     stat = actions.add_parser("stat", parents=common, help="size and media facts of content the node holds")
     stat.add_argument("cid", type=asset_cid, metavar="CID")
     stat.set_defaults(handler=stat_content)
+    listing = actions.add_parser("ls", parents=common, help="the sealed files this node holds (as ipfs pin ls)")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    listing.add_argument("--after", metavar="SEALED_CID", help="the page after this sealed CID")
+    listing.set_defaults(handler=list_content)
+    remove = actions.add_parser("rm", parents=common, help="delete the node's copy of a file (peers keep theirs; pull brings it back)")
+    remove.add_argument("cid", type=asset_cid, metavar="CID")
+    remove.set_defaults(handler=remove_content)
 
 
 def content_info(client: NodeClient, cid: str) -> dict[str, Any] | None:
@@ -61,6 +68,32 @@ def stat_content(ctx: Context) -> None:
     if info is None:
         raise RpcError(404, "not_found", f"the node holds no content {ctx.args.cid}; pull it with: audiera content pull {ctx.args.cid}")
     ctx.out.emit(info, _render)
+
+
+def list_content(ctx: Context) -> None:
+    query: dict[str, Any] = {"limit": ctx.args.limit}
+    if ctx.args.after:
+        query["after"] = ctx.args.after
+    page = ctx.client.get("/v1/pins", query)
+    ctx.out.emit(page, _render_listing)
+
+
+def remove_content(ctx: Context) -> None:
+    cid = ctx.args.cid
+    if content_info(ctx.client, cid) is None:
+        raise RpcError(404, "not_found", f"the node holds no content {cid}")
+    removed = ctx.client.request("DELETE", f"/v1/pins/{segment(cid)}")
+    ctx.out.emit(removed, lambda d: f"removed {d['sealed_cid']} ({format_bytes(d['sealed_size'])}) from this node")
+
+
+def _render_listing(page: dict[str, Any]) -> str:
+    lines = [
+        f"{item['sealed_cid']}  {format_bytes(item['sealed_size'])}  {item['cid'] or '(asset unknown here)'}"
+        for item in page["content"]
+    ]
+    if page["next"]:
+        lines.append(f"more: audiera content ls --after {page['next']}")
+    return "\n".join(lines) if lines else "this node holds no content"
 
 
 def _render(d: dict[str, Any]) -> str:

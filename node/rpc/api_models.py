@@ -415,6 +415,16 @@ class ContentInfo(Struct):
     media: FreeForm | None
 
 
+class Pins(Struct):
+    content: list[ContentInfo]
+    next: str | None
+    """The sealed CID to pass as ``after`` for the next page, or null."""
+
+
+class PinRemoved(ContentInfo):
+    removed: bool
+
+
 class Uploaded(ContentInfo):
     content_key: Hex
     """The content key the upload was sealed with: this node's only copy, handed out once."""

@@ -29,7 +29,7 @@ from . import params
 from ..services import Services
 from .context import services_of
 from .errors import ApiError, not_found
-from .request_checks import check_body
+from .request_checks import check_body, require_loopback
 from .reupload import reupload_answer
 
 log = logging.getLogger("audiera.rpc.content")
@@ -139,6 +139,32 @@ async def get_content_info(request: web.Request) -> web.Response:
     if info is None:
         raise not_found(f"content {cid}")
     return web.json_response(info.to_wire())
+
+
+async def list_pins(request: web.Request) -> web.Response:
+    """The sealed files this node holds, by sealed CID (as ``ipfs pin ls``); ``after`` a sealed CID."""
+    services = services_of(request)
+    after = request.query.get("after", "")
+    if after:
+        after = params.cid_param(after)
+    limit = params.limit_param(request)
+    found = services.content.list(after=after, limit=limit + 1)
+    page = [info.to_wire() for info in found[:limit]]
+    return web.json_response({"content": page, "next": found[limit - 1].cid if len(found) > limit else None})
+
+
+async def remove_pin(request: web.Request) -> web.Response:
+    """Delete this node's copy of a sealed file (as ``ipfs pin rm`` plus a GC): the operator's, so loopback only."""
+    require_loopback(request)
+    services = services_of(request)
+    cid = params.cid_param(request.match_info["cid"])
+    info = sealed_content_info(services, cid)
+    if info is None:
+        raise not_found(f"content {cid}")
+    removed = await asyncio.get_running_loop().run_in_executor(None, services.content.remove, info.cid)
+    if removed is None:
+        raise not_found(f"content {cid}")
+    return web.json_response({**info.to_wire(), "removed": True})
 
 
 PIECE = 1024 * 1024

@@ -42,6 +42,7 @@ _QUERY_DOCS = {
     "/v1/assets/{cid}": ["limit", "after"],
     "/v1/accounts/{did}": ["limit", "after"],
     "/v1/headers": ["from", "limit"],
+    "/v1/pins": ["pin_after", "limit"],
     "/v1/blocks/{ref}": ["events"],
     "/v1/catalog": [
         "q", "type", "genre", "tag", "creator", "isrc", "iswc", "purpose", "max_price",
@@ -69,6 +70,7 @@ _QUERY_PARAMS = {
         "schema": {"type": "string", "pattern": "^[0-9]+:[0-9]+$"},
     },
     "from": {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    "pin_after": {"name": "after", "in": "query", "description": "A sealed CID: the page after it (a previous page's next)", "schema": {"type": "string"}},
     "events": {"name": "events", "in": "query", "description": "Include full events", "schema": {"type": "boolean"}},
     # The data market's parameters.
     "q": {"name": "q", "in": "query", "description": "Words that title, tags, genre or description must all contain", "schema": {"type": "string"}},
@@ -169,6 +171,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         _OCTETS, errors=_LOOKUP, content=("application/octet-stream",), description="The sealed file, streamed: anyone may have it, only a key opens it"
     ),
     ("GET", "/v1/content/{cid}/info"): Operation(m.ContentInfo, errors=_LOOKUP),
+    ("GET", "/v1/pins"): Operation(m.Pins, errors=(400,)),
+    ("DELETE", "/v1/pins/{cid}"): Operation(m.PinRemoved, errors=(400, 403, 404)),
     ("POST", "/v1/content/{cid}/fetch"): Operation(m.ContentInfo, errors=(400, 502)),
     ("GET", "/v1/catalog"): Operation(m.CatalogPage, errors=(400,)),
     ("POST", "/v1/preflight"): Operation(m.Preflight, errors=(400,), body=_json_body(m.PreflightRequest, "The assets, the purpose and (optionally) the account that would use them")),

@@ -38,6 +38,8 @@ ROUTES: list[Route] = [
     ("GET", "/v1/content/{cid}", content_api.get_sealed_content, "The sealed content of an asset or sealed CID, streamed"),
     ("GET", "/v1/content/{cid}/info", content_api.get_content_info, "Sizes and media facts of stored sealed content"),
     ("POST", "/v1/content/{cid}/fetch", content_api.fetch_content, "Fetch sealed content from peers and keep it here"),
+    ("GET", "/v1/pins", content_api.list_pins, "The sealed files this node holds (as ipfs pin ls)"),
+    ("DELETE", "/v1/pins/{cid}", content_api.remove_pin, "Delete this node's copy of a sealed file (loopback only)"),
     # The data market: search, licenses, licensed download, lineage, royalties.
     ("GET", "/v1/catalog", catalog_api.search, "Catalog search: text and filters, sorted, paginated from indexes"),
     ("POST", "/v1/preflight", license_api.preflight, "Per asset: may an account use it for a purpose, price, attribution"),

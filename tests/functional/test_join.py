@@ -161,6 +161,17 @@ def test_a_seventh_node_joins_a_six_node_testnet_and_serves_a_licensed_fetch_of_
                    "-o", str(tmp_path / "drone-copy.wav")))
         assert (tmp_path / "drone-copy.wav").read_bytes() == drone.read_bytes()
 
+        # what the follower holds, as `ipfs pin ls`; rm drops its copy only, pull brings it back
+        held = ok(audiera(home, "--json", "--node", follower.url, "content", "ls"))
+        assert {asset, second} <= {item["cid"] for item in held["content"]}
+        removed = ok(audiera(home, "--json", "--node", follower.url, "content", "rm", second))
+        assert removed["removed"] and removed["cid"] == second
+        assert second not in {item["cid"] for item in ok(audiera(home, "--json", "--node", follower.url, "content", "ls"))["content"]}
+        assert audiera(home, "--node", follower.url, "content", "stat", second).returncode == 1
+        assert audiera(home, "--node", follower.url, "content", "rm", second).returncode == 1
+        assert ok(audiera(home, "--json", "--node", network[1].url, "content", "stat", second))["cid"] == second, "peers keep theirs"
+        assert ok(audiera(home, "--json", "--node", follower.url, "content", "pull", second))["pulled"]
+
         # an upload the node would refuse to register stores nothing
         stray = tmp_path / "stray.wav"
         stray.write_bytes(make_wav(1.0, seed=5))

@@ -113,3 +113,21 @@ def test_expired_sealed_content_goes_with_its_asset_index(content):
     assert content.sweep_pending(TTL_MS, TTL_MS, lambda cid: False).removed == (info.cid,)
     assert content.info(info.cid) is None and content.info(info.asset) is None
     assert (content.pending_bytes, content.pending_files) == (0, 0)
+
+
+def test_held_content_is_listed_and_removed_with_its_blocks_only(content):
+    shared = sample(2 * LEAF_SIZE, 7)
+    first = sealed_upload(content, shared + b"one", new_content_key()).finish(None)
+    second = sealed_upload(content, shared + b"two", new_content_key()).finish(None)
+    listed = content.list()
+    assert sorted(info.cid for info in listed) == sorted([first.cid, second.cid])
+    page = content.list(limit=1)
+    assert len(page) == 1 and content.list(after=page[0].cid) == [info for info in listed if info.cid != page[0].cid]
+    second_blocks = [leaf for leaf, _ in iter_leaf_cids(content.get_block, cid_from_str(second.cid))]
+    assert content.remove(first.asset) == first, "an asset id names its sealed file"
+    assert content.info(first.cid) is None and content.info(first.asset) is None
+    assert not content.path_of(first.cid).exists()
+    assert content.list() == [second]
+    assert all(content.get_block(leaf) is not None for leaf in second_blocks), "the other file keeps every block"
+    assert content.remove(first.cid) is None, "removing twice removes nothing"
+    assert content.pending_files == 1 and content.pending_bytes == second.size, "a pending upload's bytes are let go"
