@@ -53,18 +53,13 @@ class Link:
     target: Checkpoint
 
 
-@dataclass(frozen=True)
-class Vote:
-    voter: str
-    """did:key of the authority that signed it."""
+class _LinkFields:
+    """The checkpoints of an object that names a source and a target by height and hash."""
+
+    source_height: int
+    source_hash: bytes
     target_height: int
     target_hash: bytes
-    source_height: int
-    """Below ``target_height``."""
-    source_hash: bytes
-    """The latest justified block the voter knows on the target's chain."""
-    sig: bytes = b""
-    v: int = VOTE_VERSION
 
     @property
     def source(self) -> Checkpoint:
@@ -77,6 +72,20 @@ class Vote:
     @property
     def link(self) -> Link:
         return Link(self.source, self.target)
+
+
+@dataclass(frozen=True)
+class Vote(_LinkFields):
+    voter: str
+    """did:key of the authority that signed it."""
+    target_height: int
+    target_hash: bytes
+    source_height: int
+    """Below ``target_height``."""
+    source_hash: bytes
+    """The latest justified block the voter knows on the target's chain."""
+    sig: bytes = b""
+    v: int = VOTE_VERSION
 
     def unsigned_wire(self) -> dict[str, Any]:
         return {
@@ -185,7 +194,7 @@ def _surrounds(outer: Vote, inner: Vote) -> bool:
 
 
 @dataclass(frozen=True)
-class Justification:
+class Justification(_LinkFields):
     """A quorum of votes for one link, as a header carries it: the link once, then each (voter, sig)."""
 
     source_height: int
@@ -194,18 +203,6 @@ class Justification:
     target_hash: bytes
     votes: tuple[tuple[str, bytes], ...]
     """(voter, sig), sorted by voter, each voter once."""
-
-    @property
-    def source(self) -> Checkpoint:
-        return Checkpoint(self.source_height, self.source_hash)
-
-    @property
-    def target(self) -> Checkpoint:
-        return Checkpoint(self.target_height, self.target_hash)
-
-    @property
-    def link(self) -> Link:
-        return Link(self.source, self.target)
 
     @property
     def voters(self) -> tuple[str, ...]:
